@@ -1,0 +1,148 @@
+// The log record codec, byte-exact with the Go reference design (docs/format.md). Pure: no I/O.
+//
+//   +---------+--------+--------------+----------------+-----+-------+
+//   | crc32   | type   | key size     | value size     | key | value |
+//   | 4 bytes | 1 byte | varint (≤5)  | varint (≤5)    |     |       |
+//   +---------+--------+--------------+----------------+-----+-------+
+//
+// crc32 is IEEE CRC-32 of every byte after the crc field, little-endian. Sizes are zigzag varints.
+// The key stored on disk is uvarint(seq) ++ userKey; seq 0 means "not in a batch".
+import { crc32 } from 'node:zlib';
+import { getUvarint, getVarint, putUvarint, putVarint, uvarintLength, varintLength } from './varint.js';
+
+export const RecordType = { Normal: 0, Deleted: 1, BatchFinished: 2 } as const;
+export type RecordTypeValue = (typeof RecordType)[keyof typeof RecordType];
+
+export const CRC_BYTES = 4;
+/** crc + type + two 5-byte varints. */
+export const HEADER_BYTES_MAX = 15;
+export const HEADER_BYTES_MIN = 7;
+/** The format's size fields are signed 32-bit in the reference design. */
+export const FIELD_BYTES_MAX = 2 ** 31 - 1;
+/** Key of the record that closes a batch (after the seq prefix). */
+export const BATCH_FINISHED_KEY = Buffer.from('txn-fin');
+
+export function headerLength(keyLength: number, valueLength: number): number {
+  return CRC_BYTES + 1 + varintLength(keyLength) + varintLength(valueLength);
+}
+
+export function recordLength(keyLength: number, valueLength: number): number {
+  return headerLength(keyLength, valueLength) + keyLength + valueLength;
+}
+
+/** Bytes of the on-disk key for `userKey` in batch `seq`. */
+export function diskKeyLength(seq: number, userKeyLength: number): number {
+  return uvarintLength(seq) + userKeyLength;
+}
+
+/**
+ * Encodes one record at `offset` of `target` (which must have room: use `recordLength`). The key is
+ * written as uvarint(seq) ++ userKey when `seq` is given, or as the raw key when it is `undefined`
+ * (hint, merge-finished and seq-no records carry raw keys). Returns the offset after the record.
+ */
+export function encodeRecordInto(
+  target: Buffer,
+  offset: number,
+  type: RecordTypeValue,
+  seq: number | undefined,
+  key: Uint8Array,
+  value: Uint8Array,
+): number {
+  const keyLength = seq === undefined ? key.length : uvarintLength(seq) + key.length;
+  let cursor = offset + CRC_BYTES;
+  target[cursor++] = type;
+  cursor = putVarint(target, cursor, keyLength);
+  cursor = putVarint(target, cursor, value.length);
+  if (seq !== undefined) cursor = putUvarint(target, cursor, seq);
+  target.set(key, cursor);
+  cursor += key.length;
+  target.set(value, cursor);
+  cursor += value.length;
+  target.writeUInt32LE(crc32(target.subarray(offset + CRC_BYTES, cursor)), offset);
+  return cursor;
+}
+
+/** Encodes one record into a new buffer. */
+export function encodeRecord(type: RecordTypeValue, seq: number | undefined, key: Uint8Array, value: Uint8Array): Buffer {
+  const keyLength = seq === undefined ? key.length : uvarintLength(seq) + key.length;
+  const target = Buffer.allocUnsafe(recordLength(keyLength, value.length));
+  encodeRecordInto(target, 0, type, seq, key, value);
+  return target;
+}
+
+/** What `decodeHeader` found at an offset. */
+export type HeaderResult =
+  | { kind: 'header'; crc: number; type: number; keyLength: number; valueLength: number; headerLength: number }
+  /** crc, key size and value size all zero: the end of valid data (zero padding). */
+  | { kind: 'end' }
+  /** The bytes stop inside the header. */
+  | { kind: 'truncated' }
+  /** Sizes are negative, oversized, or the type is unknown: not a record. */
+  | { kind: 'invalid'; reason: string };
+
+export function decodeHeader(source: Uint8Array, offset: number, end: number): HeaderResult {
+  if (end - offset < HEADER_BYTES_MIN) {
+    // Too short for any header; all-zero leftovers still mean "end of data".
+    for (let i = offset; i < end; i++) if (source[i] !== 0) return { kind: 'truncated' };
+    return end > offset ? { kind: 'end' } : { kind: 'truncated' };
+  }
+  const crc = (source[offset]! | (source[offset + 1]! << 8) | (source[offset + 2]! << 16) | (source[offset + 3]! << 24)) >>> 0;
+  const type = source[offset + 4]!;
+  const keySize = getVarint(source, offset + 5, end);
+  if (keySize.length === -1) return { kind: 'truncated' };
+  if (keySize.length < 0) return { kind: 'invalid', reason: 'key size varint overflows' };
+  const valueSize = getVarint(source, offset + 5 + keySize.length, end);
+  if (valueSize.length === -1) return { kind: 'truncated' };
+  if (valueSize.length < 0) return { kind: 'invalid', reason: 'value size varint overflows' };
+  if (crc === 0 && keySize.value === 0 && valueSize.value === 0) return { kind: 'end' };
+  if (keySize.value < 0 || keySize.value > FIELD_BYTES_MAX) return { kind: 'invalid', reason: `key size ${keySize.value} out of range` };
+  if (valueSize.value < 0 || valueSize.value > FIELD_BYTES_MAX) return { kind: 'invalid', reason: `value size ${valueSize.value} out of range` };
+  if (type > RecordType.BatchFinished) return { kind: 'invalid', reason: `unknown record type ${type}` };
+  return {
+    kind: 'header',
+    crc,
+    type,
+    keyLength: keySize.value,
+    valueLength: valueSize.value,
+    headerLength: CRC_BYTES + 1 + keySize.length + valueSize.length,
+  };
+}
+
+/** True when the stored crc matches the record bytes `source[offset, offset + length)`. */
+export function recordCrcMatches(source: Uint8Array, offset: number, length: number, storedCrc: number): boolean {
+  return crc32(source.subarray(offset + CRC_BYTES, offset + length)) === storedCrc;
+}
+
+/** Splits an on-disk key into its batch seq and the user key (a view, not a copy). */
+export function splitDiskKey(diskKey: Buffer): { seq: number; userKey: Buffer } | undefined {
+  const seq = getUvarint(diskKey, 0, diskKey.length);
+  if (seq.length <= 0) return undefined;
+  return { seq: seq.value, userKey: diskKey.subarray(seq.length) };
+}
+
+/** A position in the data files: what the index stores per key and what a hint record holds. */
+export interface RecordPosition {
+  fileId: number;
+  offset: number;
+  size: number;
+}
+
+/** Hint value: varint(fileId) ++ varint(offset) ++ varint(recordSize). */
+export function encodePosition(position: RecordPosition): Buffer {
+  const target = Buffer.allocUnsafe(varintLength(position.fileId) + varintLength(position.offset) + varintLength(position.size));
+  let cursor = putVarint(target, 0, position.fileId);
+  cursor = putVarint(target, cursor, position.offset);
+  putVarint(target, cursor, position.size);
+  return target;
+}
+
+export function decodePosition(source: Uint8Array): RecordPosition | undefined {
+  const fileId = getVarint(source, 0);
+  if (fileId.length <= 0) return undefined;
+  const offset = getVarint(source, fileId.length);
+  if (offset.length <= 0) return undefined;
+  const size = getVarint(source, fileId.length + offset.length);
+  if (size.length <= 0 || fileId.length + offset.length + size.length !== source.length) return undefined;
+  if (fileId.value < 0 || offset.value < 0 || size.value < HEADER_BYTES_MIN) return undefined;
+  return { fileId: fileId.value, offset: offset.value, size: size.value };
+}

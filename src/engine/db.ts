@@ -1,0 +1,600 @@
+// The Bitcask engine: an append-only log of records in numbered data files plus an in-memory ordered
+// index from key to the latest record's position.
+// Invariants:
+// - every index entry points at an intact record of that key in a data file that is open here;
+// - a write reaches the index only after its bytes are in the file (write(2) done); the returned
+//   promise resolves when the write is durable per `sync` (see options.ts);
+// - all appends, index updates and rotations happen synchronously on the event loop, which is the
+//   database lock of the original design: nothing interleaves inside one write;
+// - after a failed fsync or a failed rollback the Db refuses writes (CASKDB_READ_ONLY) until reopened.
+import { join } from 'node:path';
+import { encodeRecordInto, decodeHeader, recordLength, recordCrcMatches, RecordType, BATCH_FINISHED_KEY, type RecordTypeValue } from '../codec/record.js';
+import { uvarintLength } from '../codec/varint.js';
+import { NodeFileSystem } from '../io/node-file-system.js';
+import type { DirLock, FileSystem, RandomAccessFile } from '../io/file-system.js';
+import type { KeyIndex, KeyRange } from '../index/key-index.js';
+import { SCAN_CHUNK_ENTRIES } from '../index/key-index.js';
+import { assert } from '../util/assert.js';
+import { CaskError, ErrorCode, isCaskError } from '../util/errors.js';
+import { dataFilePath, SEQ_NO_FILE_NAME, SEQ_NO_KEY } from './file-names.js';
+import { indexKeyToBuffer, prefixSuccessor, toBuffer, toIndexKey } from './keys.js';
+import { resolveOptions, type DbOptions, type ResolvedOptions } from './options.js';
+import { corruption, recover } from './recovery.js';
+import type { Bytes, EngineStat, IterateOptions, KvEngine, SyncMode, WriteOp } from './types.js';
+
+const RESOLVED: Promise<void> = Promise.resolve();
+const READ_SCRATCH_BYTES = 64 * 1024;
+const WRITE_SCRATCH_BYTES = 1024 * 1024;
+const EVERYSEC_INTERVAL_MS = 1000;
+
+interface Deferred {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // A group whose writers all went away must not become an unhandled rejection.
+  promise.catch(() => {});
+  return { promise, resolve, reject };
+}
+
+/** Encoded records of one atomic write, before they are appended. */
+interface EncodedOp {
+  type: RecordTypeValue;
+  indexKey: string;
+  size: number;
+}
+
+export class Db implements KvEngine {
+  readonly dir: string;
+  private readonly options: ResolvedOptions;
+  private readonly fs: FileSystem;
+  private lock: DirLock | undefined;
+  private readonly index: KeyIndex;
+  /** Every data file by id, the active one included. */
+  private readonly files: Map<number, RandomAccessFile>;
+  private activeFileId: number;
+  private activeFile: RandomAccessFile;
+  private activeOffset: number;
+  private reclaimableBytes: number;
+  private diskBytes: number;
+  private lastSeq: number;
+  private readonly openMs: number;
+
+  private readScratch = Buffer.allocUnsafe(READ_SCRATCH_BYTES);
+  private writeScratch = Buffer.allocUnsafe(WRITE_SCRATCH_BYTES);
+
+  private unsyncedBytes = 0;
+  private syncInFlight = false;
+  private pendingSyncGroup: Deferred | undefined;
+  private everysecTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  /** Set after a fatal I/O failure; writes are refused with it until the Db is reopened. */
+  private failure: CaskError | undefined;
+
+  private constructor(options: ResolvedOptions, lock: DirLock, state: ReturnType<typeof recover>, openMs: number) {
+    this.options = options;
+    this.fs = options.fileSystem;
+    this.dir = options.dir;
+    this.lock = lock;
+    this.index = state.index;
+    this.files = state.files;
+    this.activeFileId = state.activeFileId;
+    const active = state.files.get(state.activeFileId);
+    assert(active !== undefined, 'recovery returned no active file');
+    this.activeFile = active;
+    this.activeOffset = state.activeOffset;
+    this.reclaimableBytes = state.reclaimableBytes;
+    this.diskBytes = state.diskBytes;
+    this.lastSeq = state.lastSeq;
+    this.openMs = openMs;
+    if (options.sync === 'everysec') {
+      this.everysecTimer = setInterval(() => this.syncInBackground(), EVERYSEC_INTERVAL_MS);
+      this.everysecTimer.unref();
+    }
+  }
+
+  /** Opens (creating if needed) the database in `options.dir`; see DbOptions. */
+  static async open(options: DbOptions): Promise<Db> {
+    const started = performance.now();
+    const resolved = resolveOptions(options, options.fileSystem ?? new NodeFileSystem());
+    const fs = resolved.fileSystem;
+    fs.mkdir(resolved.dir);
+    const lock = await fs.lockDir(resolved.dir);
+    try {
+      const state = recover(fs, resolved.dir, resolved.truncateCorruptTail, resolved.logger);
+      const db = new Db(resolved, lock, state, performance.now() - started);
+      resolved.logger({ level: 'info', msg: 'opened', dir: resolved.dir, keys: state.index.size, ms: Math.round(db.openMs) });
+      return db;
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
+  }
+
+  get size(): number {
+    return this.index.size;
+  }
+
+  get syncMode(): SyncMode {
+    return this.options.sync;
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  get(key: Bytes): Buffer | undefined {
+    this.assertOpen();
+    const slot = this.index.slotOf(toIndexKey(key));
+    if (slot < 0) return undefined;
+    return this.readValue(this.index.fileIdAt(slot), this.index.offsetAt(slot), this.index.sizeAt(slot));
+  }
+
+  has(key: Bytes): boolean {
+    this.assertOpen();
+    return this.index.slotOf(toIndexKey(key)) >= 0;
+  }
+
+  *iterate(options: IterateOptions = {}): IterableIterator<[Buffer, Buffer]> {
+    for (const chunk of this.chunks(options, true)) yield* chunk as Array<[Buffer, Buffer]>;
+  }
+
+  *keys(options: IterateOptions = {}): IterableIterator<Buffer> {
+    for (const chunk of this.chunks(options, false)) for (const entry of chunk) yield entry[0];
+  }
+
+  /**
+   * Walks a range in chunks; each chunk (keys and values) is read in one synchronous step, and the
+   * next chunk re-seeks past the last key, so writes between steps never break the walk.
+   */
+  private *chunks(options: IterateOptions, withValues: boolean): Generator<Array<[Buffer, Buffer | undefined]>> {
+    const reverse = options.reverse === true;
+    let remaining = options.limit ?? Number.POSITIVE_INFINITY;
+    if (!(remaining >= 0)) throw new CaskError(ErrorCode.InvalidArgument, `limit must be a non-negative number, got ${String(options.limit)}`);
+    let range: KeyRange | undefined = rangeOf(options);
+    while (range !== undefined && remaining > 0) {
+      this.assertOpen();
+      const wanted = Math.min(SCAN_CHUNK_ENTRIES, remaining);
+      const found = this.index.scan(range, reverse, wanted);
+      const chunk: Array<[Buffer, Buffer | undefined]> = found.map(([key, slot]) => [
+        indexKeyToBuffer(key),
+        withValues ? this.readValue(this.index.fileIdAt(slot), this.index.offsetAt(slot), this.index.sizeAt(slot)) : undefined,
+      ]);
+      if (chunk.length > 0) yield chunk;
+      remaining -= found.length;
+      const last = found[found.length - 1];
+      if (found.length < wanted || last === undefined) return;
+      range = reverse ? { ...range, high: last[0], highInclusive: false } : { ...range, low: last[0], lowInclusive: false };
+    }
+  }
+
+  /** Reads and verifies the record at a position; returns a copy of its value. */
+  private readValue(fileId: number, offset: number, size: number): Buffer {
+    const file = this.files.get(fileId);
+    if (file === undefined) throw corruption(dataFilePath(this.dir, fileId), offset, 'the index points into a data file that does not exist');
+    const buffer = size <= this.readScratch.length ? this.readScratch : Buffer.allocUnsafe(size);
+    const read = file.read(buffer, 0, size, offset);
+    if (read !== size) throw corruption(file.path, offset, `record of ${size} bytes cut short at ${read} bytes`);
+    const header = decodeHeader(buffer, 0, size);
+    if (header.kind !== 'header' || header.headerLength + header.keyLength + header.valueLength !== size) {
+      throw corruption(file.path, offset, 'record header does not match the indexed record size');
+    }
+    if (!recordCrcMatches(buffer, 0, size, header.crc)) throw corruption(file.path, offset, 'crc mismatch');
+    const valueStart = header.headerLength + header.keyLength;
+    if (buffer !== this.readScratch) return buffer.subarray(valueStart, size);
+    const value = Buffer.allocUnsafe(size - valueStart);
+    buffer.copy(value, 0, valueStart, size);
+    return value;
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  put(key: Bytes, value: Bytes): Promise<void> {
+    try {
+      this.assertWritable();
+      const keyBytes = this.checkKey(key);
+      const valueBytes = this.checkValue(value);
+      const size = recordLength(1 + keyBytes.length, valueBytes.length);
+      const scratch = this.scratchFor(size);
+      encodeRecordInto(scratch, 0, RecordType.Normal, 0, keyBytes, valueBytes);
+      const offset = this.appendRun(scratch, size);
+      this.reclaimableBytes += this.index.set(toIndexKey(keyBytes), this.activeFileId, offset, size);
+      return this.acknowledge();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Deletes `key`; deleting a missing key writes nothing. */
+  delete(key: Bytes): Promise<void> {
+    try {
+      this.assertWritable();
+      const keyBytes = this.checkKey(key);
+      const indexKey = toIndexKey(keyBytes);
+      if (this.index.slotOf(indexKey) < 0) return RESOLVED;
+      const size = recordLength(1 + keyBytes.length, 0);
+      const scratch = this.scratchFor(size);
+      encodeRecordInto(scratch, 0, RecordType.Deleted, 0, keyBytes, EMPTY);
+      this.appendRun(scratch, size);
+      this.reclaimableBytes += this.index.delete(indexKey) + size;
+      return this.acknowledge();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Applies `ops` atomically: one op is a plain record; several are a batch with a fresh seq and a
+   * closing finish record, so recovery applies all of them or none.
+   */
+  write(ops: readonly WriteOp[]): Promise<void> {
+    try {
+      this.assertWritable();
+      if (ops.length === 0) return RESOLVED;
+      if (ops.length > this.options.batchOpsMax) {
+        throw new CaskError(ErrorCode.BatchTooLarge, `a batch holds at most ${this.options.batchOpsMax} operations (batchOpsMax), got ${ops.length}`, { limit: 'batchOpsMax' });
+      }
+      if (ops.length === 1) {
+        const op = ops[0]!;
+        return op.type === 'put' ? this.put(op.key, op.value) : this.delete(op.key);
+      }
+      return this.writeBatch(ops);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private writeBatch(ops: readonly WriteOp[]): Promise<void> {
+    const seq = this.lastSeq + 1;
+    const seqBytes = uvarintLength(seq);
+    const keys: Buffer[] = [];
+    const values: Buffer[] = [];
+    let total = recordLength(seqBytes + BATCH_FINISHED_KEY.length, 0);
+    for (const op of ops) {
+      const key = this.checkKey(op.key);
+      const value = op.type === 'put' ? this.checkValue(op.value) : EMPTY;
+      keys.push(key);
+      values.push(value);
+      total += recordLength(seqBytes + key.length, value.length);
+    }
+    if (total > this.options.batchBytesMax) {
+      throw new CaskError(ErrorCode.BatchTooLarge, `a batch holds at most ${this.options.batchBytesMax} bytes (batchBytesMax), got ${total}`, { limit: 'batchBytesMax' });
+    }
+    const buffer = total <= WRITE_SCRATCH_BYTES ? this.writeScratch : Buffer.allocUnsafe(total);
+    const encoded: EncodedOp[] = [];
+    let cursor = 0;
+    for (let i = 0; i < ops.length; i++) {
+      const type = ops[i]!.type === 'put' ? RecordType.Normal : RecordType.Deleted;
+      const next = encodeRecordInto(buffer, cursor, type, seq, keys[i]!, values[i]!);
+      encoded.push({ type, indexKey: toIndexKey(keys[i]!), size: next - cursor });
+      cursor = next;
+    }
+    const finishSize = encodeRecordInto(buffer, cursor, RecordType.BatchFinished, seq, BATCH_FINISHED_KEY, EMPTY) - cursor;
+    encoded.push({ type: RecordType.BatchFinished, indexKey: '', size: finishSize });
+    const positions = this.appendRecords(buffer, encoded);
+    this.lastSeq = seq;
+    for (let i = 0; i < ops.length; i++) {
+      const op = encoded[i]!;
+      const fileId = positions.fileIds[i]!;
+      const offset = positions.offsets[i]!;
+      if (op.type === RecordType.Normal) this.reclaimableBytes += this.index.set(op.indexKey, fileId, offset, op.size);
+      else this.reclaimableBytes += this.index.delete(op.indexKey) + op.size;
+    }
+    this.reclaimableBytes += finishSize;
+    return this.acknowledge();
+  }
+
+  /**
+   * Appends consecutive records, rotating the active file wherever the next record would not fit,
+   * and writing each run that fits in one file with one write. If any run fails, the records already
+   * written stay as unreachable garbage (the batch has no finish record) and the error is thrown.
+   */
+  private appendRecords(buffer: Buffer, records: readonly EncodedOp[]): { fileIds: number[]; offsets: number[] } {
+    const fileIds: number[] = [];
+    const offsets: number[] = [];
+    let runStart = 0;
+    let runBytes = 0;
+    let runRecords = 0;
+    const flushRun = (): void => {
+      if (runBytes === 0) return;
+      const offset = this.appendAt(buffer, runStart, runBytes);
+      let recordOffset = offset;
+      for (let i = 0; i < runRecords; i++) {
+        const record = records[fileIds.length]!;
+        fileIds.push(this.activeFileId);
+        offsets.push(recordOffset);
+        recordOffset += record.size;
+      }
+      runStart += runBytes;
+      runBytes = 0;
+      runRecords = 0;
+    };
+    for (const record of records) {
+      const fits = this.activeOffset + runBytes + record.size <= this.options.dataFileBytesMax;
+      if (!fits && (runBytes > 0 || this.activeOffset > 0)) {
+        try {
+          flushRun();
+        } catch (error) {
+          this.reclaimableBytes += runStart; // what earlier runs wrote is garbage now
+          throw error;
+        }
+        if (this.activeOffset > 0) this.rotate();
+      }
+      runBytes += record.size;
+      runRecords++;
+    }
+    try {
+      flushRun();
+    } catch (error) {
+      this.reclaimableBytes += runStart;
+      throw error;
+    }
+    return { fileIds, offsets };
+  }
+
+  /** Appends one record (or a run) held in `buffer[0, size)`; returns its offset in the active file. */
+  private appendRun(buffer: Buffer, size: number): number {
+    if (this.activeOffset > 0 && this.activeOffset + size > this.options.dataFileBytesMax) this.rotate();
+    return this.appendAt(buffer, 0, size);
+  }
+
+  /** Writes `buffer[start, start+length)` at the end of the active file; rolls back a partial write. */
+  private appendAt(buffer: Buffer, start: number, length: number): number {
+    const offset = this.activeOffset;
+    let written = 0;
+    try {
+      while (written < length) {
+        const n = this.activeFile.write(buffer, start + written, length - written, offset + written);
+        if (n <= 0) throw new CaskError(ErrorCode.NoSpace, `write to ${this.activeFile.path} made no progress (disk full?)`, { file: this.activeFile.path });
+        written += n;
+      }
+    } catch (error) {
+      if (written > 0) this.rollBackPartialWrite(offset);
+      throw error;
+    }
+    this.activeOffset += length;
+    this.diskBytes += length;
+    this.unsyncedBytes += length;
+    return offset;
+  }
+
+  private rollBackPartialWrite(offset: number): void {
+    try {
+      this.activeFile.truncate(offset);
+    } catch (truncateError) {
+      this.fail(new CaskError(ErrorCode.ReadOnly, `a partial write to ${this.activeFile.path} could not be rolled back; reopen the database (recovery cuts the torn tail)`, { file: this.activeFile.path, cause: truncateError }));
+    }
+  }
+
+  /** Seals the active file (fsynced, so everything in it is durable) and starts the next one. */
+  private rotate(): void {
+    this.activeFile.datasyncSync();
+    const nextId = this.activeFileId + 1;
+    const next = this.fs.openFile(dataFilePath(this.dir, nextId), { writable: true, create: true });
+    try {
+      this.fs.syncDir(this.dir);
+    } catch (error) {
+      next.close();
+      throw error;
+    }
+    this.files.set(nextId, next);
+    this.activeFileId = nextId;
+    this.activeFile = next;
+    this.activeOffset = 0;
+    this.unsyncedBytes = 0;
+  }
+
+  private acknowledge(): Promise<void> {
+    if (this.options.sync === 'always') return this.requestSync();
+    if (this.options.bytesPerSync > 0 && this.unsyncedBytes >= this.options.bytesPerSync) this.syncInBackground();
+    return RESOLVED;
+  }
+
+  // ---------------------------------------------------------------- durability
+
+  /**
+   * Group commit: the returned promise resolves after an fdatasync that started after this call.
+   * Callers in the same event-loop turn (and while another fsync runs) share one fsync.
+   */
+  private requestSync(): Promise<void> {
+    if (this.pendingSyncGroup === undefined) {
+      this.pendingSyncGroup = deferred();
+      if (!this.syncInFlight) setImmediate(() => this.runSyncGroup());
+    }
+    return this.pendingSyncGroup.promise;
+  }
+
+  private runSyncGroup(): void {
+    const group = this.pendingSyncGroup;
+    if (this.syncInFlight || group === undefined) return;
+    this.pendingSyncGroup = undefined;
+    if (this.failure !== undefined) {
+      group.reject(this.failure);
+      return;
+    }
+    this.syncInFlight = true;
+    const syncedBytes = this.unsyncedBytes;
+    this.activeFile.datasync().then(
+      () => {
+        this.unsyncedBytes = Math.max(0, this.unsyncedBytes - syncedBytes);
+        group.resolve();
+      },
+      (error: unknown) => {
+        const failure = new CaskError(ErrorCode.ReadOnly, `fsync failed, so earlier writes may not be durable; the database refuses writes until reopened: ${(error as Error).message}`, { cause: error });
+        this.fail(failure);
+        group.reject(isCaskError(error) ? error : failure);
+      },
+    ).finally(() => {
+      this.syncInFlight = false;
+      if (this.pendingSyncGroup !== undefined) this.runSyncGroup();
+    });
+  }
+
+  private syncInBackground(): void {
+    if (this.unsyncedBytes === 0 || this.closed || this.failure !== undefined) return;
+    this.requestSync().catch((error: unknown) => {
+      this.options.logger({ level: 'error', msg: 'background fsync failed', error: (error as Error).message });
+    });
+  }
+
+  /** Makes every write so far durable (whatever the sync mode). */
+  sync(): Promise<void> {
+    if (this.closed) return Promise.reject(closedError());
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    return this.requestSync();
+  }
+
+  private fail(error: CaskError): void {
+    if (this.failure === undefined) {
+      this.failure = error;
+      this.options.logger({ level: 'error', msg: 'database is read-only after an I/O failure', error: error.message });
+    }
+  }
+
+  // ---------------------------------------------------------------- lifecycle and stats
+
+  stat(): EngineStat {
+    this.assertOpen();
+    const indexBytes = this.index.estimateBytes();
+    return {
+      keys: this.index.size,
+      dataFiles: this.files.size,
+      activeFileId: this.activeFileId,
+      diskBytes: this.diskBytes,
+      reclaimableBytes: this.reclaimableBytes,
+      indexBytes,
+      indexBytesPerKey: this.index.size === 0 ? 0 : Math.round(indexBytes / this.index.size),
+      lastSeq: this.lastSeq,
+      merging: false,
+      openMs: Math.round(this.openMs * 10) / 10,
+      sync: this.options.sync,
+    };
+  }
+
+  /** Syncs, records the last seq in `seq-no`, closes every file and releases the directory lock. */
+  close(): Promise<void> {
+    if (this.closing === undefined) this.closing = this.closeOnce();
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
+    if (this.everysecTimer !== undefined) clearInterval(this.everysecTimer);
+    let firstError: unknown;
+    if (this.failure === undefined) {
+      try {
+        await this.requestSync();
+        this.writeSeqNo();
+      } catch (error) {
+        firstError = error;
+      }
+    }
+    this.closed = true;
+    for (const file of this.files.values()) {
+      try {
+        file.close();
+      } catch (error) {
+        firstError ??= error;
+      }
+    }
+    this.files.clear();
+    const lock = this.lock;
+    this.lock = undefined;
+    await lock?.release();
+    if (firstError !== undefined) throw firstError;
+  }
+
+  private writeSeqNo(): void {
+    const value = Buffer.from(String(this.lastSeq));
+    const record = Buffer.allocUnsafe(recordLength(SEQ_NO_KEY.length, value.length));
+    encodeRecordInto(record, 0, RecordType.Normal, undefined, SEQ_NO_KEY, value);
+    const finalPath = join(this.dir, SEQ_NO_FILE_NAME);
+    const tempPath = `${finalPath}.tmp`;
+    const file = this.fs.openFile(tempPath, { writable: true, create: true });
+    try {
+      file.truncate(0);
+      if (file.write(record, 0, record.length, 0) !== record.length) throw new CaskError(ErrorCode.NoSpace, `short write to ${tempPath}`, { file: tempPath });
+      file.datasyncSync();
+    } finally {
+      file.close();
+    }
+    this.fs.rename(tempPath, finalPath);
+    this.fs.syncDir(this.dir);
+  }
+
+  // ---------------------------------------------------------------- checks
+
+  private assertOpen(): void {
+    if (this.closed || this.closing !== undefined) throw closedError();
+  }
+
+  private assertWritable(): void {
+    this.assertOpen();
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  private checkKey(key: Bytes): Buffer {
+    const bytes = toBuffer(key);
+    if (bytes.length === 0) throw new CaskError(ErrorCode.EmptyKey, 'keys must not be empty');
+    if (bytes.length > this.options.keyBytesMax) {
+      throw new CaskError(ErrorCode.KeyTooLarge, `key of ${bytes.length} bytes exceeds keyBytesMax (${this.options.keyBytesMax})`, { limit: 'keyBytesMax' });
+    }
+    return bytes;
+  }
+
+  private checkValue(value: Bytes): Buffer {
+    const bytes = toBuffer(value);
+    if (bytes.length > this.options.valueBytesMax) {
+      throw new CaskError(ErrorCode.ValueTooLarge, `value of ${bytes.length} bytes exceeds valueBytesMax (${this.options.valueBytesMax})`, { limit: 'valueBytesMax' });
+    }
+    return bytes;
+  }
+
+  private scratchFor(size: number): Buffer {
+    return size <= this.writeScratch.length ? this.writeScratch : Buffer.allocUnsafe(size);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function closedError(): CaskError {
+  return new CaskError(ErrorCode.Closed, 'the database is closed');
+}
+
+/** The index range selected by iterate options: the bounds intersected with the prefix range. */
+function rangeOf(options: IterateOptions): KeyRange | undefined {
+  const range: KeyRange = {};
+  const raise = (low: string, inclusive: boolean): void => {
+    if (range.low === undefined || low > range.low || (low === range.low && !inclusive)) {
+      range.low = low;
+      range.lowInclusive = inclusive;
+    }
+  };
+  const lower = (high: string, inclusive: boolean): void => {
+    if (range.high === undefined || high < range.high || (high === range.high && !inclusive)) {
+      range.high = high;
+      range.highInclusive = inclusive;
+    }
+  };
+  if (options.gte !== undefined) raise(toIndexKey(options.gte), true);
+  if (options.gt !== undefined) raise(toIndexKey(options.gt), false);
+  if (options.lte !== undefined) lower(toIndexKey(options.lte), true);
+  if (options.lt !== undefined) lower(toIndexKey(options.lt), false);
+  if (options.prefix !== undefined) {
+    const prefix = toIndexKey(options.prefix);
+    raise(prefix, true);
+    const successor = prefixSuccessor(prefix);
+    if (successor !== undefined) lower(successor, false);
+  }
+  if (range.low !== undefined && range.high !== undefined) {
+    if (range.low > range.high) return undefined;
+    if (range.low === range.high && !(range.lowInclusive === true && range.highInclusive === true)) return undefined;
+  }
+  return range;
+}

@@ -1,0 +1,109 @@
+// Db options: one struct, exported defaults, and a validator run at open (the rosedb pattern).
+// Every limit here is enforced with a typed error before anything is written.
+import { FIELD_BYTES_MAX } from '../codec/record.js';
+import type { FileSystem } from '../io/file-system.js';
+import { CaskError, ErrorCode } from '../util/errors.js';
+import type { SyncMode } from './types.js';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export interface LogEntry {
+  level: LogLevel;
+  msg: string;
+  [field: string]: unknown;
+}
+export type Logger = (entry: LogEntry) => void;
+
+export interface DbOptions {
+  /** The data directory; created when missing. */
+  dir: string;
+  /**
+   * When a write is acknowledged. 'always': after fdatasync (writes of one event-loop turn share one
+   * fsync). 'everysec': after write(2), fsynced in the background once a second. 'none': after
+   * write(2), fsync left to the OS. Every mode survives a killed process; only 'always' survives
+   * power loss for every acknowledged write.
+   */
+  sync?: SyncMode;
+  /** Seal the active data file and start a new one when a record would grow it past this. */
+  dataFileBytesMax?: number;
+  /** With 'everysec' or 'none', also fsync after every this many bytes written (0: off). */
+  bytesPerSync?: number;
+  keyBytesMax?: number;
+  valueBytesMax?: number;
+  /** Bounds of one write batch. */
+  batchOpsMax?: number;
+  batchBytesMax?: number;
+  /** Merge automatically when reclaimable / disk bytes exceeds this (0 disables auto merge). */
+  mergeRatio?: number;
+  /** ... and the data files hold at least this many bytes. */
+  mergeBytesMin?: number;
+  /**
+   * Open even when the active file has damage followed by valid records, truncating at the damage.
+   * Off by default: such damage is reported as CASKDB_CORRUPTION so nothing is dropped silently.
+   */
+  truncateCorruptTail?: boolean;
+  /** The file system; tests inject faults through it. */
+  fileSystem?: FileSystem;
+  /** Structured log sink; by default warnings and errors go to stderr. */
+  logger?: Logger;
+}
+
+export const DEFAULT_OPTIONS = {
+  sync: 'everysec' as SyncMode,
+  dataFileBytesMax: 256 * 1024 * 1024,
+  bytesPerSync: 0,
+  keyBytesMax: 64 * 1024,
+  valueBytesMax: 64 * 1024 * 1024,
+  batchOpsMax: 100_000,
+  batchBytesMax: 256 * 1024 * 1024,
+  mergeRatio: 0.5,
+  mergeBytesMin: 64 * 1024 * 1024,
+  truncateCorruptTail: false,
+};
+
+/** Offsets are kept in 32 bits of the index; a data file may not grow past 4 GiB. */
+export const DATA_FILE_BYTES_LIMIT = 2 ** 32 - 1;
+
+export type ResolvedOptions = Required<Omit<DbOptions, 'fileSystem' | 'logger'>> & {
+  fileSystem: FileSystem;
+  logger: Logger;
+};
+
+function invalid(name: string, value: unknown, rule: string): CaskError {
+  return new CaskError(ErrorCode.InvalidOption, `invalid option ${name}=${JSON.stringify(value)}: ${rule}`);
+}
+
+function integerIn(name: string, value: number, min: number, max: number): number {
+  if (!Number.isSafeInteger(value) || value < min || value > max) throw invalid(name, value, `must be an integer from ${min} to ${max}`);
+  return value;
+}
+
+export function defaultLogger(entry: LogEntry): void {
+  if (entry.level !== 'warn' && entry.level !== 'error') return;
+  const { level, msg, ...fields } = entry;
+  const extra = Object.keys(fields).length > 0 ? ' ' + JSON.stringify(fields) : '';
+  process.stderr.write(`caskdb ${level}: ${msg}${extra}\n`);
+}
+
+export function resolveOptions(options: DbOptions, fileSystem: FileSystem): ResolvedOptions {
+  if (options === null || typeof options !== 'object') throw invalid('options', options, 'must be an object');
+  if (typeof options.dir !== 'string' || options.dir === '') throw invalid('dir', options.dir, 'must be a non-empty path');
+  const sync = options.sync ?? DEFAULT_OPTIONS.sync;
+  if (sync !== 'always' && sync !== 'everysec' && sync !== 'none') throw invalid('sync', sync, "must be 'always', 'everysec' or 'none'");
+  const mergeRatio = options.mergeRatio ?? DEFAULT_OPTIONS.mergeRatio;
+  if (typeof mergeRatio !== 'number' || !(mergeRatio >= 0 && mergeRatio <= 1)) throw invalid('mergeRatio', mergeRatio, 'must be a number from 0 to 1');
+  return {
+    dir: options.dir,
+    sync,
+    dataFileBytesMax: integerIn('dataFileBytesMax', options.dataFileBytesMax ?? DEFAULT_OPTIONS.dataFileBytesMax, 64, DATA_FILE_BYTES_LIMIT),
+    bytesPerSync: integerIn('bytesPerSync', options.bytesPerSync ?? DEFAULT_OPTIONS.bytesPerSync, 0, Number.MAX_SAFE_INTEGER),
+    keyBytesMax: integerIn('keyBytesMax', options.keyBytesMax ?? DEFAULT_OPTIONS.keyBytesMax, 1, FIELD_BYTES_MAX - 10),
+    valueBytesMax: integerIn('valueBytesMax', options.valueBytesMax ?? DEFAULT_OPTIONS.valueBytesMax, 0, FIELD_BYTES_MAX),
+    batchOpsMax: integerIn('batchOpsMax', options.batchOpsMax ?? DEFAULT_OPTIONS.batchOpsMax, 1, 100_000_000),
+    batchBytesMax: integerIn('batchBytesMax', options.batchBytesMax ?? DEFAULT_OPTIONS.batchBytesMax, 1, Number.MAX_SAFE_INTEGER),
+    mergeRatio,
+    mergeBytesMin: integerIn('mergeBytesMin', options.mergeBytesMin ?? DEFAULT_OPTIONS.mergeBytesMin, 0, Number.MAX_SAFE_INTEGER),
+    truncateCorruptTail: options.truncateCorruptTail ?? DEFAULT_OPTIONS.truncateCorruptTail,
+    fileSystem,
+    logger: options.logger ?? defaultLogger,
+  };
+}

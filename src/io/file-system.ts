@@ -1,0 +1,40 @@
+// The engine's file-system seam: every byte the engine reads or writes goes through these interfaces,
+// so tests can inject faults (ENOSPC, failed fsync, short writes) without touching the engine.
+// Reads and appends are synchronous (page-cache speed, no thread-pool hop); fsync is asynchronous
+// because it blocks for milliseconds and belongs on libuv's thread pool.
+
+export interface RandomAccessFile {
+  readonly path: string;
+  /** Positioned read; returns the bytes read (fewer only at end of file). */
+  read(target: Uint8Array, targetOffset: number, length: number, position: number): number;
+  /** Positioned write; may write fewer bytes than asked (a short write), never more. */
+  write(source: Uint8Array, sourceOffset: number, length: number, position: number): number;
+  /** fdatasync on the thread pool. */
+  datasync(): Promise<void>;
+  datasyncSync(): void;
+  truncate(length: number): void;
+  size(): number;
+  close(): void;
+}
+
+export interface DirLock {
+  release(): Promise<void>;
+}
+
+export interface FileSystem {
+  /** Opens a file for positioned reads, and for writes when `writable` (created if `create`). */
+  openFile(path: string, options: { writable: boolean; create: boolean }): RandomAccessFile;
+  readdir(dir: string): string[];
+  exists(path: string): boolean;
+  mkdir(dir: string): void;
+  rename(from: string, to: string): void;
+  unlink(path: string): void;
+  /** Removes a directory and everything below it; no error if it is missing. */
+  removeTree(path: string): void;
+  /** fsync of a directory, making renames, creations and deletions in it durable. */
+  syncDir(dir: string): void;
+  /** Bytes available to this user on the file system holding `path`. */
+  freeBytes(path: string): number;
+  /** Takes the exclusive directory lock (flock(2) on `<dir>/flock`); fails with CASKDB_LOCKED. */
+  lockDir(dir: string): Promise<DirLock>;
+}
