@@ -1,0 +1,215 @@
+// A FileSystem for tests that wraps another one (NodeFileSystem by default) and injects faults on
+// demand: fail the Nth write (or every write while a switch is on) with ENOSPC or EIO, cut writes
+// short, fail datasync, truncate or rename. It also counts calls, so tests can check group commit.
+import type { DirLock, FileSystem, RandomAccessFile } from '../../src/io/file-system.js';
+import { NodeFileSystem } from '../../src/io/node-file-system.js';
+import { ioError } from '../../src/util/errors.js';
+
+export type FaultOperation = 'write' | 'datasync' | 'truncate' | 'read' | 'rename' | 'syncDir' | 'open';
+
+/** A system error like node:fs raises (`code` set), so the engine sees what it would see for real. */
+export function systemError(code: string, operation: string): NodeJS.ErrnoException {
+  const error: NodeJS.ErrnoException = new Error(`${code}: injected fault, ${operation}`);
+  error.code = code;
+  return error;
+}
+
+/**
+ * A rule decides, per call, whether that call fails. `nth` counts calls of `operation` made after the
+ * rule was added (1-based); without `nth` every matching call fails until the rule is removed. `path`
+ * limits the rule to files whose path contains it. `times` limits how often it fires (default: once
+ * with `nth`, forever without).
+ */
+export interface FaultRule {
+  operation: FaultOperation;
+  /** errno-style code of the injected error, e.g. 'ENOSPC', 'EIO'. */
+  code?: string;
+  nth?: number;
+  path?: string;
+  times?: number;
+  /** For 'write' only: instead of failing, write just this many bytes (a short write). */
+  shortWriteBytes?: number;
+}
+
+interface ActiveRule extends FaultRule {
+  seen: number;
+  fired: number;
+}
+
+export interface FaultCounters {
+  write: number;
+  writeBytes: number;
+  datasync: number;
+  datasyncSync: number;
+  truncate: number;
+  read: number;
+  rename: number;
+  syncDir: number;
+  open: number;
+}
+
+export class FaultyFileSystem implements FileSystem {
+  readonly counters: FaultCounters = { write: 0, writeBytes: 0, datasync: 0, datasyncSync: 0, truncate: 0, read: 0, rename: 0, syncDir: 0, open: 0 };
+  private rules: ActiveRule[] = [];
+
+  constructor(readonly inner: FileSystem = new NodeFileSystem()) {}
+
+  /** Adds a fault rule; returns a function that removes it. */
+  inject(rule: FaultRule): () => void {
+    const active: ActiveRule = { ...rule, seen: 0, fired: 0 };
+    this.rules.push(active);
+    return () => this.remove(active);
+  }
+
+  /** Removes every rule (space returns, the disk heals). */
+  heal(): void {
+    this.rules = [];
+  }
+
+  resetCounters(): void {
+    for (const key of Object.keys(this.counters) as Array<keyof FaultCounters>) this.counters[key] = 0;
+  }
+
+  /** The rule that fires for this call, if any (and records that it fired). */
+  check(operation: FaultOperation, path: string): FaultRule | undefined {
+    for (const rule of this.rules) {
+      if (rule.operation !== operation) continue;
+      if (rule.path !== undefined && !path.includes(rule.path)) continue;
+      rule.seen++;
+      const limit = rule.times ?? (rule.nth !== undefined ? 1 : Number.POSITIVE_INFINITY);
+      if (rule.fired >= limit) continue;
+      if (rule.nth !== undefined && rule.seen < rule.nth) continue;
+      rule.fired++;
+      return rule;
+    }
+    return undefined;
+  }
+
+  /** Throws the typed error the real file system would throw for an injected fault. */
+  raise(rule: FaultRule, operation: string, path: string): never {
+    throw ioError(operation, path, systemError(rule.code ?? 'EIO', operation));
+  }
+
+  openFile(path: string, options: { writable: boolean; create: boolean }): RandomAccessFile {
+    this.counters.open++;
+    const rule = this.check('open', path);
+    if (rule !== undefined) this.raise(rule, 'open', path);
+    return new FaultyFile(this, this.inner.openFile(path, options));
+  }
+
+  readdir(dir: string): string[] {
+    return this.inner.readdir(dir);
+  }
+
+  exists(path: string): boolean {
+    return this.inner.exists(path);
+  }
+
+  mkdir(dir: string): void {
+    this.inner.mkdir(dir);
+  }
+
+  rename(from: string, to: string): void {
+    this.counters.rename++;
+    const rule = this.check('rename', from);
+    if (rule !== undefined) this.raise(rule, 'rename', from);
+    this.inner.rename(from, to);
+  }
+
+  unlink(path: string): void {
+    this.inner.unlink(path);
+  }
+
+  removeTree(path: string): void {
+    this.inner.removeTree(path);
+  }
+
+  syncDir(dir: string): void {
+    this.counters.syncDir++;
+    const rule = this.check('syncDir', dir);
+    if (rule !== undefined) this.raise(rule, 'fsync directory', dir);
+    this.inner.syncDir(dir);
+  }
+
+  freeBytes(path: string): number {
+    return this.inner.freeBytes(path);
+  }
+
+  lockDir(dir: string): Promise<DirLock> {
+    return this.inner.lockDir(dir);
+  }
+
+  private remove(rule: ActiveRule): void {
+    this.rules = this.rules.filter((r) => r !== rule);
+  }
+}
+
+class FaultyFile implements RandomAccessFile {
+  constructor(
+    private readonly owner: FaultyFileSystem,
+    private readonly inner: RandomAccessFile,
+  ) {}
+
+  get path(): string {
+    return this.inner.path;
+  }
+
+  read(target: Uint8Array, targetOffset: number, length: number, position: number): number {
+    this.owner.counters.read++;
+    const rule = this.owner.check('read', this.path);
+    if (rule !== undefined) this.owner.raise(rule, 'read', this.path);
+    return this.inner.read(target, targetOffset, length, position);
+  }
+
+  write(source: Uint8Array, sourceOffset: number, length: number, position: number): number {
+    this.owner.counters.write++;
+    const rule = this.owner.check('write', this.path);
+    if (rule !== undefined) {
+      if (rule.shortWriteBytes !== undefined) {
+        const partial = Math.min(rule.shortWriteBytes, length);
+        const written = partial > 0 ? this.inner.write(source, sourceOffset, partial, position) : 0;
+        this.owner.counters.writeBytes += written;
+        return written;
+      }
+      this.owner.raise(rule, 'write', this.path);
+    }
+    const written = this.inner.write(source, sourceOffset, length, position);
+    this.owner.counters.writeBytes += written;
+    return written;
+  }
+
+  datasync(): Promise<void> {
+    this.owner.counters.datasync++;
+    const rule = this.owner.check('datasync', this.path);
+    if (rule !== undefined) {
+      try {
+        this.owner.raise(rule, 'fsync', this.path);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return this.inner.datasync();
+  }
+
+  datasyncSync(): void {
+    this.owner.counters.datasyncSync++;
+    const rule = this.owner.check('datasync', this.path);
+    if (rule !== undefined) this.owner.raise(rule, 'fsync', this.path);
+    this.inner.datasyncSync();
+  }
+
+  truncate(length: number): void {
+    this.owner.counters.truncate++;
+    const rule = this.owner.check('truncate', this.path);
+    if (rule !== undefined) this.owner.raise(rule, 'truncate', this.path);
+    this.inner.truncate(length);
+  }
+
+  size(): number {
+    return this.inner.size();
+  }
+
+  close(): void {
+    this.inner.close();
+  }
+}
