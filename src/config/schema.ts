@@ -1,0 +1,74 @@
+// Every configuration key of `caskdb server`: type, default, bounds, whether CONFIG SET may change it at
+// run time, and what it means. One naming rule links the three sources: key `raft.id` ↔ flag `--raft.id`
+// ↔ environment variable `CASKDB_RAFT_ID` (dots and dashes become underscores, letters upper-case).
+
+export type ValueType = 'string' | 'int' | 'bytes' | 'enum';
+
+export interface KeySpec {
+  readonly key: string;
+  readonly type: ValueType;
+  readonly default: string | number;
+  readonly values?: readonly string[];
+  readonly min?: number;
+  readonly max?: number;
+  /** CONFIG SET may change it while the server runs. */
+  readonly settable: boolean;
+  readonly description: string;
+}
+
+const MiB = 1024 * 1024;
+
+export const CONFIG_KEYS: readonly KeySpec[] = [
+  { key: 'dir', type: 'string', default: './data', settable: false, description: 'data directory (created when missing)' },
+  { key: 'bind', type: 'string', default: '127.0.0.1', settable: false, description: 'address to listen on' },
+  { key: 'port', type: 'int', default: 7379, min: 0, max: 65535, settable: false, description: 'TCP port (0 = any free port)' },
+  { key: 'sync', type: 'enum', default: 'everysec', values: ['always', 'everysec', 'none'], settable: false,
+    description: 'when a write is acknowledged: after fsync (always), after write(2) with a background fsync every second (everysec), or fsync left to the OS (none)' },
+  { key: 'mode', type: 'enum', default: 'standalone', values: ['standalone', 'raft'], settable: false, description: 'standalone, or a Raft cluster node' },
+  { key: 'maxclients', type: 'int', default: 10_000, min: 1, max: 1_000_000, settable: true, description: 'most simultaneous client connections' },
+  { key: 'proto-max-bulk-len', type: 'bytes', default: 64 * MiB, min: 1024, max: 2048 * MiB, settable: true,
+    description: 'longest bulk string (key or value) a client may send; also the longest string APPEND/SETRANGE may build' },
+  { key: 'proto-max-multibulk-len', type: 'int', default: 1024 * 1024, min: 1, max: 2 ** 31 - 1, settable: true,
+    description: 'most arguments in one command' },
+  { key: 'client-output-buffer-limit', type: 'bytes', default: 256 * MiB, min: 0, max: 2 ** 40, settable: true,
+    description: 'most reply bytes queued for a client that does not read them; past it the client is disconnected (0 = no limit)' },
+  { key: 'timeout', type: 'int', default: 0, min: 0, max: 2_000_000_000, settable: true, description: 'close a client idle for this many seconds (0 = never)' },
+  { key: 'multi-queue-max', type: 'int', default: 10_000, min: 1, max: 1_000_000, settable: true, description: 'most commands queued in one MULTI' },
+  { key: 'log-level', type: 'enum', default: 'info', values: ['debug', 'info', 'warn', 'error'], settable: true, description: 'least severe log level written' },
+  { key: 'registry.zookeeper', type: 'string', default: '', settable: false, description: 'ZooKeeper connect string host:port[,…]; empty = do not register' },
+  { key: 'registry.root', type: 'string', default: '/caskdb', settable: false, description: 'ZooKeeper root path' },
+  { key: 'registry.cluster', type: 'string', default: 'default', settable: false, description: 'cluster name under the root' },
+  { key: 'registry.weight', type: 'int', default: 100, min: -1, max: 1_000_000, settable: false, description: 'load-balancing weight (-1 = none)' },
+  { key: 'registry.advertise', type: 'string', default: '', settable: false, description: 'host:port clients should use (default bind:port)' },
+  { key: 'registry.sessionTimeoutMs', type: 'int', default: 10_000, min: 1000, max: 600_000, settable: false,
+    description: 'ZooKeeper session timeout: how soon a crashed server disappears' },
+];
+
+export const KEY_SPECS: ReadonlyMap<string, KeySpec> = new Map(CONFIG_KEYS.map((s) => [s.key, s]));
+
+export function envName(key: string): string {
+  return 'CASKDB_' + key.replace(/[.-]/g, '_').toUpperCase();
+}
+
+export interface ServerConfig {
+  dir: string;
+  bind: string;
+  port: number;
+  sync: 'always' | 'everysec' | 'none';
+  mode: 'standalone' | 'raft';
+  maxclients: number;
+  'proto-max-bulk-len': number;
+  'proto-max-multibulk-len': number;
+  'client-output-buffer-limit': number;
+  timeout: number;
+  'multi-queue-max': number;
+  'log-level': 'debug' | 'info' | 'warn' | 'error';
+  'registry.zookeeper': string;
+  'registry.root': string;
+  'registry.cluster': string;
+  'registry.weight': number;
+  'registry.advertise': string;
+  'registry.sessionTimeoutMs': number;
+}
+
+export type ConfigKey = keyof ServerConfig;

@@ -1,0 +1,319 @@
+// One client connection: parses requests, dispatches them, and writes replies strictly in request order
+// even when some replies are promises (writes awaiting fsync). Replies of one event-loop turn leave in one
+// socket write. Bounded: reading pauses while unsent output exceeds READ_PAUSE_BYTES, and a client whose
+// unsent output passes `client-output-buffer-limit` is disconnected; a protocol error closes the
+// connection after the error reply, as Redis does.
+import type { Socket } from 'node:net';
+import { RespParser } from '../resp/parser.js';
+import { ReplyError, ReplyWriter, type ProtocolVersion, type Reply } from '../resp/reply.js';
+import { checkArity, lookupDataCommand } from '../store/data-commands.js';
+import type { WatchedKey } from '../store/mutation.js';
+import type { ClientInfo, ServerContext } from './context.js';
+import { lookupServerCommand, NO_REPLY, type Outcome } from './server-commands.js';
+
+/** Stop reading from a client while this many reply bytes wait in its socket. */
+const READ_PAUSE_BYTES = 4 * 1024 * 1024;
+/** Flush inside a long pipeline once this many reply bytes are encoded. */
+const FLUSH_BYTES = 256 * 1024;
+
+interface Slot {
+  done: boolean;
+  reply: Outcome;
+}
+
+function isPromise(x: unknown): x is Promise<Outcome> {
+  return typeof x === 'object' && x !== null && typeof (x as { then?: unknown }).then === 'function';
+}
+
+export function unknownCommandError(argv: readonly Buffer[]): ReplyError {
+  let args = '';
+  for (let i = 1; i < argv.length && args.length < 128; i++) args += `'${argv[i]!.toString('latin1').slice(0, 128 - args.length)}' `;
+  return new ReplyError(`ERR unknown command '${argv[0]!.toString('latin1').slice(0, 128)}', with args beginning with: ${args}`);
+}
+
+export class Connection implements ClientInfo {
+  proto: ProtocolVersion = 2;
+  name = '';
+  libName = '';
+  libVersion = '';
+  readonly createdAtMs = Date.now();
+  lastCommandAtMs = Date.now();
+  lastCommand = 'NULL';
+  /** Queued MULTI commands, or undefined outside MULTI. */
+  multi: Buffer[][] | undefined;
+  multiFailed = false;
+  watched: WatchedKey[] = [];
+
+  private readonly parser: RespParser;
+  private readonly writer = new ReplyWriter();
+  private slots: Slot[] = [];
+  private slotHead = 0;
+  /** Commands parsed while an earlier one must finish first (read barrier, non-synchronous store). */
+  private backlog: Buffer[][] = [];
+  private waiting = false;
+  private closeAfterReplies = false;
+  private flushScheduled = false;
+  private pausedForOutput = false;
+  closed = false;
+  private readonly remote: string;
+  private readonly local: string;
+
+  constructor(
+    readonly id: number,
+    readonly socket: Socket,
+    private readonly ctx: ServerContext,
+    private readonly onClose: (conn: Connection) => void,
+  ) {
+    this.parser = new RespParser(ctx.parserLimits);
+    this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.local = `${socket.localAddress}:${socket.localPort}`;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.onDrain());
+    socket.on('error', () => undefined); // followed by 'close'
+    socket.on('close', () => this.handleClose());
+    socket.on('timeout', () => {
+      ctx.stats.timeoutDisconnects++;
+      ctx.log.debug('closing idle client', { client: id, addr: this.remote });
+      socket.destroy();
+    });
+    this.applyTimeout();
+  }
+
+  applyTimeout(): void {
+    this.socket.setTimeout(this.ctx.config.timeout * 1000);
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closeAfterReplies || this.closed) return;
+    this.ctx.stats.inputBytes += chunk.length;
+    const error = this.parser.feed(chunk, (argv) => this.onCommand(argv));
+    if (error !== undefined) {
+      this.ctx.stats.protocolErrors++;
+      this.ctx.log.info('protocol error, closing client', { client: this.id, addr: this.remote, error: error.message });
+      this.push(new ReplyError(`ERR ${error.message}`));
+      this.closeAfterReplies = true;
+      this.socket.pause();
+      this.maybeEnd();
+    }
+    this.flush();
+  }
+
+  private onCommand(argv: Buffer[]): void {
+    if (this.closeAfterReplies || this.closed) return;
+    if (this.waiting) {
+      this.backlog.push(argv);
+      return;
+    }
+    this.execute(argv);
+    if (this.writer.pendingBytes > FLUSH_BYTES) this.flush();
+  }
+
+  private execute(argv: Buffer[]): void {
+    this.ctx.stats.commandsProcessed++;
+    this.lastCommandAtMs = Date.now();
+    const result = this.dispatch(argv);
+    this.push(result);
+    if (isPromise(result) && this.mustWait) {
+      this.waiting = true;
+      void result.finally(() => this.resume());
+    }
+    this.mustWait = false;
+  }
+
+  /** Set by dispatch when the result is a promise later commands of this client must wait for. */
+  private mustWait = false;
+
+  private resume(): void {
+    this.waiting = false;
+    while (!this.waiting && this.backlog.length > 0 && !this.closed && !this.closeAfterReplies) {
+      this.execute(this.backlog.shift()!);
+    }
+    this.scheduleFlush();
+  }
+
+  private dispatch(argv: Buffer[]): Outcome | Promise<Outcome> {
+    const name = argv[0]!.toString('latin1').toLowerCase();
+    this.lastCommand = name;
+    if (this.multi !== undefined && name !== 'exec' && name !== 'discard' && name !== 'multi' && name !== 'watch' && name !== 'quit') {
+      return this.queue(name, argv);
+    }
+    const server = lookupServerCommand(name);
+    if (server !== undefined) {
+      const arityError = checkArity(server.spec, argv);
+      if (arityError !== undefined) return arityError;
+      const out = server.run(this, argv, this.ctx);
+      if (isPromise(out) && server.ordered === true) this.mustWait = true;
+      return out;
+    }
+    const data = lookupDataCommand(name);
+    if (data === undefined) return unknownCommandError(argv);
+    const arityError = checkArity(data, argv);
+    if (arityError !== undefined) return arityError;
+    const parsed = data.parse(argv);
+    if (parsed instanceof ReplyError) return parsed;
+    const store = this.ctx.store;
+    if (parsed.kind === 'read') {
+      const barrier = store.readBarrier();
+      if (barrier === undefined) return parsed.run(store.view, store.readContext);
+      this.mustWait = true;
+      return barrier.then(
+        () => parsed.run(store.view, store.readContext),
+        (error: unknown) => new ReplyError(`ERR ${(error as Error).message}`),
+      );
+    }
+    const out = store.submit(parsed.mutation);
+    if (!store.appliesSynchronously && isPromise(out)) this.mustWait = true;
+    return out;
+  }
+
+  private queue(name: string, argv: Buffer[]): Reply {
+    const spec = lookupServerCommand(name)?.spec ?? lookupDataCommand(name);
+    let error: ReplyError | undefined;
+    if (spec === undefined) error = unknownCommandError(argv);
+    else error = checkArity(spec, argv);
+    if (error === undefined && this.multi!.length >= this.ctx.config['multi-queue-max']) {
+      error = new ReplyError(`ERR MULTI queue is full (multi-queue-max is ${this.ctx.config['multi-queue-max']})`);
+    }
+    if (error !== undefined) {
+      this.multiFailed = true;
+      return error;
+    }
+    this.multi!.push(argv);
+    return 'QUEUED';
+  }
+
+  /** Appends a reply in request order. */
+  private push(result: Outcome | Promise<Outcome>): void {
+    if (this.slotHead === this.slots.length && !isPromise(result)) {
+      if (result !== NO_REPLY) this.writer.write(result, this.proto);
+      return;
+    }
+    const slot: Slot = { done: false, reply: null };
+    this.slots.push(slot);
+    if (isPromise(result)) {
+      result.then(
+        (reply) => this.complete(slot, reply),
+        (error: unknown) => this.complete(slot, new ReplyError(`ERR ${(error as Error)?.message ?? String(error)}`)),
+      );
+    } else {
+      slot.done = true;
+      slot.reply = result;
+    }
+  }
+
+  private complete(slot: Slot, reply: Outcome): void {
+    slot.done = true;
+    slot.reply = reply;
+    if (this.closed) return;
+    let moved = false;
+    while (this.slotHead < this.slots.length && this.slots[this.slotHead]!.done) {
+      const head = this.slots[this.slotHead++]!;
+      if (head.reply !== NO_REPLY) this.writer.write(head.reply, this.proto);
+      moved = true;
+    }
+    if (this.slotHead === this.slots.length) {
+      this.slots = [];
+      this.slotHead = 0;
+    } else if (this.slotHead > 1024) {
+      this.slots = this.slots.slice(this.slotHead);
+      this.slotHead = 0;
+    }
+    if (moved) this.scheduleFlush();
+  }
+
+  /** Replies still owed to this client (in flight). */
+  get pendingReplies(): number {
+    return this.slots.length - this.slotHead;
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    queueMicrotask(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    if (this.closed) return;
+    const out = this.writer.take();
+    if (out !== undefined) {
+      if (Buffer.isBuffer(out)) {
+        this.ctx.stats.outputBytes += out.length;
+        this.socket.write(out);
+      } else {
+        this.socket.cork();
+        for (const b of out) {
+          this.ctx.stats.outputBytes += b.length;
+          this.socket.write(b);
+        }
+        this.socket.uncork();
+      }
+      const queued = this.socket.writableLength;
+      const limit = this.ctx.config['client-output-buffer-limit'];
+      if (limit > 0 && queued > limit) {
+        this.ctx.stats.outputLimitDisconnects++;
+        this.ctx.log.warn('client output buffer limit reached, closing client', {
+          client: this.id, addr: this.remote, queuedBytes: queued, limit: 'client-output-buffer-limit', limitBytes: limit,
+        });
+        this.socket.destroy();
+        return;
+      }
+      if (queued > READ_PAUSE_BYTES && !this.pausedForOutput) {
+        this.pausedForOutput = true;
+        this.socket.pause();
+      }
+    }
+    this.maybeEnd();
+  }
+
+  private onDrain(): void {
+    if (this.pausedForOutput) {
+      this.pausedForOutput = false;
+      if (!this.closeAfterReplies) this.socket.resume();
+    }
+  }
+
+  private maybeEnd(): void {
+    if (this.closeAfterReplies && this.pendingReplies === 0 && this.writer.pendingBytes === 0 && !this.closed) {
+      this.socket.end();
+    }
+  }
+
+  /** QUIT and SHUTDOWN: answer what is owed, then close. */
+  closeAfterPending(): void {
+    this.closeAfterReplies = true;
+    this.backlog = [];
+    this.socket.pause();
+    this.scheduleFlush();
+  }
+
+  /** Resolves once every reply owed has been handed to the socket. */
+  async settle(): Promise<void> {
+    while (this.pendingReplies > 0 && !this.closed) await new Promise((r) => setTimeout(r, 5));
+    this.flush();
+  }
+
+  private handleClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.watched.length > 0) this.ctx.store.unwatchKeys(this.watched.map((w) => w.key));
+    this.watched = [];
+    this.onClose(this);
+  }
+
+  describe(): string {
+    const now = Date.now();
+    return [
+      `id=${this.id}`, `addr=${this.remote}`, `laddr=${this.local}`, 'fd=-1', `name=${this.name}`,
+      `age=${Math.floor((now - this.createdAtMs) / 1000)}`, `idle=${Math.floor((now - this.lastCommandAtMs) / 1000)}`,
+      `flags=${this.multi !== undefined ? 'x' : 'N'}`, 'db=0', 'sub=0', 'psub=0', 'ssub=0',
+      `multi=${this.multi?.length ?? -1}`, `qbuf=${this.parser.bufferedBytes}`, 'qbuf-free=0', 'argv-mem=0', 'multi-mem=0',
+      `obl=${this.writer.pendingBytes}`, `oll=${this.pendingReplies}`, `omem=${this.socket.writableLength}`,
+      'events=r', `cmd=${this.lastCommand}`, 'user=default', 'redir=-1', `resp=${this.proto}`,
+      `lib-name=${this.libName}`, `lib-ver=${this.libVersion}`,
+    ].join(' ');
+  }
+}

@@ -1,0 +1,40 @@
+// What commands see of the server: configuration, the store, connected clients, counters, and the
+// shutdown trigger. Kept as an interface so command handlers do not depend on the socket machinery.
+import type { ServerConfig } from '../config/schema.js';
+import type { ConfigSource } from '../config/load-config.js';
+import type { ParserLimits } from '../resp/parser.js';
+import type { KvStore } from '../store/kv-store.js';
+import type { ServerLogger } from './logger.js';
+
+export interface ServerStats {
+  connectionsReceived: number;
+  connectionsRejected: number;
+  commandsProcessed: number;
+  inputBytes: number;
+  outputBytes: number;
+  protocolErrors: number;
+  outputLimitDisconnects: number;
+  timeoutDisconnects: number;
+}
+
+export interface ClientInfo {
+  readonly id: number;
+  describe(): string;
+}
+
+export interface ServerContext {
+  readonly config: ServerConfig;
+  readonly sources: Record<string, ConfigSource>;
+  readonly configFile: string | undefined;
+  readonly store: KvStore;
+  readonly log: ServerLogger;
+  readonly stats: ServerStats;
+  readonly parserLimits: ParserLimits;
+  readonly startedAtMs: number;
+  readonly clients: ReadonlyMap<number, ClientInfo>;
+  readonly address: { host: string; port: number };
+  /** Applies a validated run-time config change (CONFIG SET). */
+  applyConfig(key: keyof ServerConfig, value: string | number): void;
+  /** Starts a graceful shutdown (SHUTDOWN command). */
+  shutdown(reason: string): void;
+}

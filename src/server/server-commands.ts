@@ -1,0 +1,380 @@
+// Connection, transaction and server commands (everything that is not a data command): PING ECHO QUIT
+// HELLO SELECT AUTH CLIENT COMMAND MULTI EXEC DISCARD WATCH UNWATCH INFO CONFIG TIME SAVE BGSAVE
+// BGREWRITEAOF SHUTDOWN. Replies and error texts follow Redis 7 so client libraries classify them.
+import { coerceValue } from '../config/load-config.js';
+import { CONFIG_KEYS, KEY_SPECS, type ServerConfig } from '../config/schema.js';
+import { ReplyError, ReplyMap, NIL_ARRAY, type Reply } from '../resp/reply.js';
+import { checkArity, dataCommandNames, lookupDataCommand, type CommandSpec } from '../store/data-commands.js';
+import { globMatch } from '../store/glob-match.js';
+import { parseInt64 } from '../store/numbers.js';
+import { version } from '../util/version.js';
+import type { Connection } from './connection.js';
+import type { ServerContext } from './context.js';
+import { REDIS_COMPAT_VERSION, renderInfo } from './info.js';
+
+/** A command that sends nothing back (SHUTDOWN closes the connection instead). */
+export const NO_REPLY: unique symbol = Symbol('no-reply');
+export type Outcome = Reply | typeof NO_REPLY;
+
+export interface ServerCommand {
+  readonly spec: CommandSpec;
+  /** Later commands of the client wait for this one's promise (SAVE-like barriers). */
+  readonly ordered?: boolean;
+  run(conn: Connection, argv: readonly Buffer[], ctx: ServerContext): Outcome | Promise<Outcome>;
+}
+
+const table = new Map<string, ServerCommand>();
+
+function define(
+  name: string,
+  arity: number,
+  flags: string[],
+  summary: string,
+  run: ServerCommand['run'],
+  extra: { group?: string; ordered?: boolean } = {},
+): void {
+  table.set(name, {
+    spec: { name, arity, flags, firstKey: 0, lastKey: 0, step: 0, group: extra.group ?? 'server', summary, since: '1.0.0' },
+    ...(extra.ordered === undefined ? {} : { ordered: extra.ordered }),
+    run,
+  });
+}
+
+export function lookupServerCommand(name: string): ServerCommand | undefined {
+  return table.get(name);
+}
+
+const lower = (b: Buffer | undefined): string => (b === undefined ? '' : b.toString('latin1').toLowerCase());
+const bulk = (s: string): Buffer => Buffer.from(s);
+const ERR_SYNTAX = new ReplyError('ERR syntax error');
+
+function unknownSubcommand(argv: readonly Buffer[]): ReplyError {
+  return new ReplyError(`ERR unknown subcommand '${argv[1]!.toString('latin1').slice(0, 128)}'. Try ${argv[0]!.toString('latin1').toUpperCase()} HELP.`);
+}
+
+function subArity(argv: readonly Buffer[], ok: boolean): ReplyError | undefined {
+  return ok ? undefined : new ReplyError(`ERR wrong number of arguments for '${lower(argv[0])}|${lower(argv[1])}' command`);
+}
+
+// --- connection ------------------------------------------------------------------------------------
+
+define('ping', -1, ['fast'], 'Returns PONG or the argument.', (conn, a) => {
+  if (a.length > 2) return new ReplyError("ERR wrong number of arguments for 'ping' command");
+  return a.length === 2 ? a[1]! : 'PONG';
+}, { group: 'connection' });
+
+define('echo', 2, ['fast'], 'Returns the argument.', (_c, a) => a[1]!, { group: 'connection' });
+
+define('quit', -1, ['fast'], 'Closes the connection.', (conn) => {
+  conn.closeAfterPending();
+  return 'OK';
+}, { group: 'connection' });
+
+define('select', 2, ['fast'], 'Selects the database (caskdb has only database 0).', (_c, a) => {
+  const n = parseInt64(a[1]!);
+  if (n === undefined) return new ReplyError('ERR value is not an integer or out of range');
+  return n === 0n ? 'OK' : new ReplyError('ERR DB index is out of range');
+}, { group: 'connection' });
+
+const AUTH_ERROR = 'ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?';
+define('auth', -2, ['fast'], 'Authenticates (caskdb has no passwords).', () => new ReplyError(AUTH_ERROR), { group: 'connection' });
+
+define('hello', -1, ['fast'], 'Handshakes and selects RESP2 or RESP3.', (conn, a, ctx) => {
+  let i = 1;
+  if (a.length >= 2) {
+    const v = parseInt64(a[1]!);
+    if (v === undefined) return new ReplyError('ERR Protocol version is not an integer or out of range');
+    if (v !== 2n && v !== 3n) return new ReplyError('NOPROTO unsupported protocol version');
+    i = 2;
+    for (; i < a.length; i++) {
+      const opt = lower(a[i]);
+      if (opt === 'auth' && i + 2 < a.length) return new ReplyError(AUTH_ERROR);
+      if (opt === 'setname' && i + 1 < a.length) {
+        const name = a[++i]!.toString('latin1');
+        if (!validClientName(name)) return new ReplyError('ERR Client names cannot contain spaces, newlines or special characters.');
+        conn.name = name;
+      } else return new ReplyError(`ERR Syntax error in HELLO option '${a[i]!.toString('latin1')}'`);
+    }
+    conn.proto = v === 3n ? 3 : 2;
+  }
+  return new ReplyMap([
+    [bulk('server'), bulk('redis')],
+    [bulk('version'), bulk(REDIS_COMPAT_VERSION)],
+    [bulk('proto'), conn.proto],
+    [bulk('id'), conn.id],
+    [bulk('mode'), bulk('standalone')],
+    [bulk('role'), bulk('master')],
+    [bulk('modules'), []],
+    [bulk('caskdb_version'), bulk(version)],
+    [bulk('caskdb_mode'), bulk(ctx.store.mode)],
+  ]);
+}, { group: 'connection' });
+
+function validClientName(name: string): boolean {
+  return /^[\x21-\x7e]*$/.test(name);
+}
+
+define('client', -2, [], 'Client connection commands.', (conn, a, ctx) => {
+  const sub = lower(a[1]);
+  switch (sub) {
+    case 'setname': {
+      const e = subArity(a, a.length === 3);
+      if (e) return e;
+      const name = a[2]!.toString('latin1');
+      if (!validClientName(name)) return new ReplyError('ERR Client names cannot contain spaces, newlines or special characters.');
+      conn.name = name;
+      return 'OK';
+    }
+    case 'getname':
+      return subArity(a, a.length === 2) ?? (conn.name === '' ? null : bulk(conn.name));
+    case 'id':
+      return subArity(a, a.length === 2) ?? conn.id;
+    case 'info':
+      return subArity(a, a.length === 2) ?? bulk(conn.describe() + '\n');
+    case 'list': {
+      if (a.length > 2 && lower(a[2]) !== 'type') return ERR_SYNTAX;
+      let out = '';
+      for (const c of ctx.clients.values()) out += c.describe() + '\n';
+      return bulk(out);
+    }
+    case 'setinfo': {
+      const e = subArity(a, a.length === 4);
+      if (e) return e;
+      const attr = lower(a[2]);
+      if (attr === 'lib-name') conn.libName = a[3]!.toString('latin1');
+      else if (attr === 'lib-ver') conn.libVersion = a[3]!.toString('latin1');
+      else return new ReplyError(`ERR Unrecognized option '${a[2]!.toString('latin1')}'`);
+      return 'OK';
+    }
+    case 'help':
+      return ['CLIENT <subcommand>', 'ID', 'INFO', 'LIST', 'GETNAME', 'SETNAME <name>', 'SETINFO <attr> <value>'].map(bulk);
+    default:
+      return unknownSubcommand(a);
+  }
+}, { group: 'connection' });
+
+// --- COMMAND ---------------------------------------------------------------------------------------
+
+function allSpecs(): CommandSpec[] {
+  return [...dataCommandNames().map((n) => lookupDataCommand(n)!), ...[...table.values()].map((c) => c.spec)];
+}
+
+function specFor(name: string): CommandSpec | undefined {
+  return lookupDataCommand(name) ?? table.get(name)?.spec;
+}
+
+function commandInfo(s: CommandSpec): Reply {
+  return [bulk(s.name), s.arity, s.flags, s.firstKey, s.lastKey, s.step, [], [], [], []];
+}
+
+function commandDocs(s: CommandSpec): Reply {
+  return new ReplyMap([
+    [bulk('summary'), bulk(s.summary)],
+    [bulk('since'), bulk(s.since)],
+    [bulk('group'), bulk(s.group)],
+  ]);
+}
+
+define('command', -1, [], 'Describes the commands.', (_c, a) => {
+  const sub = lower(a[1]);
+  if (a.length === 1) return allSpecs().map(commandInfo);
+  switch (sub) {
+    case 'count':
+      return subArity(a, a.length === 2) ?? allSpecs().length;
+    case 'list':
+      return allSpecs().map((s) => bulk(s.name));
+    case 'info': {
+      if (a.length === 2) return allSpecs().map(commandInfo);
+      return a.slice(2).map((n) => {
+        const s = specFor(lower(n));
+        return s === undefined ? null : commandInfo(s);
+      });
+    }
+    case 'docs': {
+      const specs = a.length === 2 ? allSpecs() : a.slice(2).map((n) => specFor(lower(n))).filter((s): s is CommandSpec => s !== undefined);
+      return new ReplyMap(specs.map((s) => [bulk(s.name), commandDocs(s)] as const));
+    }
+    case 'help':
+      return ['COMMAND [<subcommand>]', 'COUNT', 'DOCS [<command-name> ...]', 'INFO [<command-name> ...]', 'LIST'].map(bulk);
+    default:
+      return unknownSubcommand(a);
+  }
+});
+
+// --- transactions ----------------------------------------------------------------------------------
+
+define('multi', 1, ['fast'], 'Starts a transaction.', (conn) => {
+  if (conn.multi !== undefined) return new ReplyError('ERR MULTI calls can not be nested');
+  conn.multi = [];
+  conn.multiFailed = false;
+  return 'OK';
+}, { group: 'transactions' });
+
+function endTransaction(conn: Connection, ctx: ServerContext): void {
+  conn.multi = undefined;
+  conn.multiFailed = false;
+  if (conn.watched.length > 0) ctx.store.unwatchKeys(conn.watched.map((w) => w.key));
+  conn.watched = [];
+}
+
+define('discard', 1, ['fast'], 'Discards a transaction.', (conn, _a, ctx) => {
+  if (conn.multi === undefined) return new ReplyError('ERR DISCARD without MULTI');
+  endTransaction(conn, ctx);
+  return 'OK';
+}, { group: 'transactions' });
+
+define('watch', -2, ['fast'], 'Watches keys for EXEC.', (conn, a, ctx) => {
+  if (conn.multi !== undefined) return new ReplyError('ERR WATCH inside MULTI is not allowed');
+  const keys = a.slice(1);
+  ctx.store.watchKeys(keys);
+  const seq = ctx.store.appliedSeq;
+  for (const key of keys) conn.watched.push({ key, sinceSeq: seq });
+  return 'OK';
+}, { group: 'transactions' });
+
+define('unwatch', 1, ['fast'], 'Forgets watched keys.', (conn, _a, ctx) => {
+  if (conn.watched.length > 0) ctx.store.unwatchKeys(conn.watched.map((w) => w.key));
+  conn.watched = [];
+  return 'OK';
+}, { group: 'transactions' });
+
+define('exec', 1, [], 'Runs the queued commands as one atomic write.', (conn, _a, ctx) => {
+  if (conn.multi === undefined) return new ReplyError('ERR EXEC without MULTI');
+  const queued = conn.multi;
+  const failed = conn.multiFailed;
+  const watch = conn.watched;
+  // The watched keys stay registered until the exec mutation has been applied.
+  conn.multi = undefined;
+  conn.multiFailed = false;
+  conn.watched = [];
+  const release = () => {
+    if (watch.length > 0) ctx.store.unwatchKeys(watch.map((w) => w.key));
+  };
+  if (failed) {
+    release();
+    return new ReplyError('EXECABORT Transaction discarded because of previous errors.');
+  }
+  // Data commands go to the store as one mutation; connection/server commands run here, in place.
+  const dataIndexes: number[] = [];
+  const dataCommands: Buffer[][] = [];
+  queued.forEach((argv, i) => {
+    if (lookupDataCommand(lower(argv[0])) !== undefined) {
+      dataIndexes.push(i);
+      dataCommands.push(argv);
+    }
+  });
+  const finish = (dataReply: Reply): Outcome | Promise<Outcome> => {
+    release();
+    if (dataReply === NIL_ARRAY) return NIL_ARRAY;
+    const dataReplies = Array.isArray(dataReply) ? (dataReply as Reply[]) : [];
+    const replies: Array<Outcome | Promise<Outcome>> = new Array(queued.length);
+    dataIndexes.forEach((qi, di) => (replies[qi] = dataReplies[di] ?? null));
+    queued.forEach((argv, i) => {
+      if (replies[i] !== undefined) return;
+      const cmd = table.get(lower(argv[0]))!;
+      replies[i] = checkArity(cmd.spec, argv) ?? cmd.run(conn, argv, ctx);
+    });
+    const all = Promise.all(replies);
+    return all.then((r) => r.map((x) => (x === NO_REPLY ? null : x)));
+  };
+  if (dataCommands.length === 0 && watch.length === 0) return finish([]);
+  const out = ctx.store.submit({ op: 'exec', commands: dataCommands, watch });
+  return out instanceof Promise ? out.then(finish) : finish(out);
+}, { group: 'transactions' });
+
+// --- server ----------------------------------------------------------------------------------------
+
+define('info', -1, [], 'Returns server information and statistics.', (_c, a, ctx) => bulk(renderInfo(ctx, a.slice(1).map(lower))));
+
+define('time', 1, ['fast'], 'Returns the server time.', () => {
+  const us = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000));
+  return [bulk(String(us / 1_000_000n)), bulk(String(us % 1_000_000n))];
+});
+
+define('save', 1, [], 'Flushes written data to disk (fsync).', (_c, _a, ctx) => ctx.store.sync().then(() => 'OK' as const), { ordered: true });
+
+define('bgsave', -1, [], 'Flushes written data to disk in the background.', (_c, _a, ctx) => {
+  ctx.store.sync().catch((error: unknown) => ctx.log.error('background sync failed', { error: (error as Error).message }));
+  return 'Background saving started';
+});
+
+define('bgrewriteaof', 1, [], 'Compacts the data files (merge) in the background.', (_c, _a, ctx) => {
+  const merge = ctx.store.merge;
+  if (merge === undefined) return new ReplyError('ERR BGREWRITEAOF (merge) is not supported by this storage engine yet');
+  if (ctx.store.stat().merging) return new ReplyError('ERR Background append only file rewriting already in progress');
+  ctx.log.info('merge started (BGREWRITEAOF)');
+  const started = Date.now();
+  merge().then(
+    () => ctx.log.info('merge finished', { ms: Date.now() - started }),
+    (error: unknown) => ctx.log.error('merge failed', { error: (error as Error).message }),
+  );
+  return 'Background append only file rewriting started';
+});
+
+define('shutdown', -1, [], 'Stops the server after finishing in-flight commands.', (conn, a, ctx) => {
+  for (const opt of a.slice(1).map(lower)) {
+    if (opt === 'abort') return new ReplyError('ERR No shutdown in progress.');
+    if (!['nosave', 'save', 'now', 'force'].includes(opt)) return ERR_SYNTAX;
+  }
+  conn.closeAfterPending();
+  ctx.shutdown(`SHUTDOWN from client ${conn.id}`);
+  return NO_REPLY;
+});
+
+// --- CONFIG ----------------------------------------------------------------------------------------
+
+/** Read-only keys Redis tools ask for, with the caskdb equivalent. */
+function compatConfig(ctx: ServerContext): Array<[string, string]> {
+  return [
+    ['save', ''],
+    ['appendonly', 'yes'],
+    ['appendfsync', ctx.config.sync === 'none' ? 'no' : ctx.config.sync],
+    ['databases', '1'],
+    ['bind', ctx.config.bind],
+  ];
+}
+
+define('config', -2, [], 'Reads or changes configuration.', (_c, a, ctx) => {
+  const sub = lower(a[1]);
+  switch (sub) {
+    case 'get': {
+      const e = subArity(a, a.length >= 3);
+      if (e) return e;
+      const entries = new Map<string, string>();
+      const all: Array<[string, string]> = [
+        ...CONFIG_KEYS.map((s) => [s.key, String(ctx.config[s.key as keyof ServerConfig])] as [string, string]),
+        ...compatConfig(ctx),
+      ];
+      for (const pattern of a.slice(2)) {
+        for (const [k, v] of all) if (!entries.has(k) && globMatch(pattern, Buffer.from(k), true)) entries.set(k, v);
+      }
+      return new ReplyMap([...entries].map(([k, v]) => [bulk(k), bulk(v)] as const));
+    }
+    case 'set': {
+      if (a.length < 4 || a.length % 2 !== 0) return new ReplyError(`ERR Unknown option or number of arguments for CONFIG SET - '${a[2]?.toString('latin1') ?? ''}'`);
+      const changes: Array<[keyof ServerConfig, string | number]> = [];
+      for (let i = 2; i < a.length; i += 2) {
+        const key = lower(a[i]);
+        const spec = KEY_SPECS.get(key);
+        if (spec === undefined) return new ReplyError(`ERR Unknown option or number of arguments for CONFIG SET - '${key}'`);
+        if (!spec.settable) return new ReplyError(`ERR CONFIG SET failed (possibly related to argument '${key}') - can't set immutable config`);
+        try {
+          changes.push([key as keyof ServerConfig, coerceValue(spec, a[i + 1]!.toString('utf8'), 'CONFIG SET')]);
+        } catch (error) {
+          return new ReplyError(`ERR CONFIG SET failed (possibly related to argument '${key}') - ${(error as Error).message}`);
+        }
+      }
+      for (const [k, v] of changes) ctx.applyConfig(k, v);
+      return 'OK';
+    }
+    case 'resetstat':
+      for (const k of Object.keys(ctx.stats) as Array<keyof typeof ctx.stats>) ctx.stats[k] = 0;
+      return 'OK';
+    case 'rewrite':
+      return new ReplyError('ERR CONFIG REWRITE is not supported: edit the config file instead');
+    case 'help':
+      return ['CONFIG <subcommand>', 'GET <pattern>', 'SET <key> <value> [<key> <value> ...]', 'RESETSTAT'].map(bulk);
+    default:
+      return unknownSubcommand(a);
+  }
+});
