@@ -37,6 +37,8 @@ export interface SimOptions {
   readonly partitionRate: number;
   readonly membershipRate: number;
   readonly transferRate: number;
+  /** Each node's clock runs at a rate in [1 - clockSkew, 1] during the fault phase. */
+  readonly clockSkew: number;
   /** Take a snapshot (and compact) after this many applied entries. */
   readonly snapshotEvery: number;
   readonly preVote: boolean;
@@ -55,13 +57,14 @@ export function defaultSimOptions(seed: number, nodes = 3): SimOptions {
     nodes,
     faultTicks: 1200,
     settleTicksMax: 600,
-    clients: 3,
-    keys: 3,
+    clients: 6,
+    keys: 2,
     faults: { dropRate: 0.05, duplicateRate: 0.03, delayTicksMax: 4 },
     crashRate: 0.004,
-    partitionRate: 0.006,
+    partitionRate: 0.012,
     membershipRate: 0.003,
     transferRate: 0.002,
+    clockSkew: 0.6,
     snapshotEvery: 40,
     preVote: true,
     checkQuorum: true,
@@ -115,6 +118,8 @@ interface SimNode {
   readonly storage: MemoryStorage;
   raw: RawNode | undefined;
   restartAt: number;
+  /** Clock skew: the probability that this node's timer advances in a simulated tick. */
+  tickRate: number;
   kv: Map<string, string>;
   sessions: Map<number, number>;
   applied: number;
@@ -161,6 +166,7 @@ export class Simulation {
   private readonly appliedData = new Map<number, string>();
   private readonly traceBuf: string[] = [];
   private issuing = true;
+  private skewed = true;
   readonly stats: SimStats = {
     ticks: 0,
     opsCompleted: 0,
@@ -186,6 +192,7 @@ export class Simulation {
         storage,
         raw: undefined,
         restartAt: 0,
+        tickRate: 1 - this.rng.nextFloat() * opts.clockSkew,
         kv: new Map(),
         sessions: new Map(),
         applied: 0,
@@ -385,7 +392,7 @@ export class Simulation {
 
   private pickNode(client: Client): number {
     const alive = this.nodes.filter((n) => n.raw !== undefined).map((n) => n.id);
-    if (client.leaderGuess !== 0 && this.rng.nextFloat() < 0.8) return client.leaderGuess;
+    if (client.leaderGuess !== 0 && this.rng.nextFloat() < 0.6) return client.leaderGuess;
     if (alive.length === 0) return 1 + this.rng.nextInt(this.nodes.length);
     return alive[this.rng.nextInt(alive.length)]!;
   }
@@ -415,7 +422,7 @@ export class Simulation {
     const op = client.op!;
     op.attempt++;
     op.node = this.pickNode(client);
-    op.deadline = this.now + 4 * this.opts.electionTimeoutTicks;
+    op.deadline = this.now + 2 * this.opts.electionTimeoutTicks;
     op.readIndex = undefined;
     op.ctx = undefined;
     const node = this.node(op.node);
@@ -593,7 +600,7 @@ export class Simulation {
         if (this.now >= n.restartAt && n.restartAt > 0) this.restart(n.id);
         continue;
       }
-      n.raw.tick();
+      if (!this.skewed || this.rng.nextFloat() < n.tickRate) n.raw.tick();
       this.handleReady(n);
     }
     this.tickClients();
@@ -643,6 +650,7 @@ export class Simulation {
     this.net.healAll();
     this.net.faults = reliableNetwork;
     this.issuing = false;
+    this.skewed = false;
     for (const n of this.nodes) if (n.raw === undefined) n.restartAt = this.now + 1;
     this.trace('settle: faults stopped');
     const deadline = this.now + this.opts.settleTicksMax;
