@@ -1,0 +1,419 @@
+// The load-balancing client: discovers servers (fixed list or registry watch), picks one per request
+// with a balancer, and fails over. Rules: a request never written (connection not ready) may go to any
+// other server; once written, a read may be retried elsewhere, a write may not (it may have been applied)
+// and fails with a typed error; at most `maxAttempts` servers are tried. In Raft mode (servers report
+// leader/follower roles) writes go to the leader only.
+import type { Redis } from 'ioredis';
+import { createBalancer, isBalancerName, type Balancer, type BalancerName } from '../balancer/index.js';
+import type { Registry, ServerRecord } from '../registry/types.js';
+import { DEFAULT_CLUSTER, isAddress } from '../registry/types.js';
+import { ZooKeeperRegistry } from '../registry/zookeeper-registry.js';
+import { CaskError, ErrorCode } from '../util/errors.js';
+import { NotSentError, ServerConnection, type ConnectionOptions } from './server-connection.js';
+import { registrySource, staticSource, type ServerSource } from './server-source.js';
+
+export type ClientTarget =
+  | { zookeeper: string; cluster?: string; root?: string; sessionTimeoutMs?: number }
+  | { registry: Registry; cluster?: string }
+  | { servers: readonly string[] };
+
+export interface ClientOptions {
+  /** A balancer name or a custom Balancer. Default 'consistent-hash' (keeps each key on one server). */
+  balancer?: BalancerName | Balancer;
+  /** Seed of the balancer's PRNG (random, weighted random, least-active ties). Default 1. */
+  seed?: number;
+  /** Consistent hash: virtual nodes per server. Default 160. */
+  virtualNodes?: number;
+  /** Servers tried per request, at most. Default 3. */
+  maxAttempts?: number;
+  connectTimeoutMs?: number;
+  /** A command without a reply after this long fails (reads move on to another server). Default 5 000. */
+  commandTimeoutMs?: number;
+  /** How long a request waits for the first server list from the registry. Default 5 000. */
+  discoveryTimeoutMs?: number;
+  /** Reconnect backoff of a down server: base and cap. Defaults 100 and 5 000. */
+  reconnectBaseMs?: number;
+  reconnectMaxMs?: number;
+}
+
+export type Value = string | Buffer | number;
+
+export interface SetOptions {
+  /** Expire after this many seconds. */
+  ex?: number;
+  /** Expire after this many milliseconds. */
+  px?: number;
+  /** Only set when the key does not exist. */
+  nx?: boolean;
+  /** Only set when the key exists. */
+  xx?: boolean;
+}
+
+export interface ScanOptions {
+  match?: string;
+  count?: number;
+}
+
+interface CommandSpec {
+  readonly name: string;
+  readonly args: readonly Value[];
+  readonly key: string | undefined;
+  readonly write: boolean;
+}
+
+const RAFT_ROLES = new Set(['leader', 'follower', 'candidate', 'learner']);
+
+function isReplyError(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ReplyError';
+}
+
+function isTimeout(error: unknown): boolean {
+  return error instanceof Error && /timed out/i.test(error.message);
+}
+
+const toOptional = (v: unknown): string | undefined => (v === null || v === undefined ? undefined : String(v));
+
+export class CaskClient {
+  readonly cluster: string;
+  private readonly balancer: Balancer;
+  private readonly source: ServerSource;
+  private readonly servers = new Map<string, ServerConnection>();
+  private readonly maxAttempts: number;
+  private readonly discoveryTimeoutMs: number;
+  private readonly connectionOptions: ConnectionOptions;
+  private closed = false;
+
+  constructor(target: ClientTarget, options: ClientOptions = {}) {
+    this.maxAttempts = options.maxAttempts ?? 3;
+    if (!Number.isInteger(this.maxAttempts) || this.maxAttempts < 1) throw new CaskError(ErrorCode.InvalidOption, 'maxAttempts must be a positive integer');
+    this.discoveryTimeoutMs = options.discoveryTimeoutMs ?? 5_000;
+    this.connectionOptions = {
+      connectTimeoutMs: options.connectTimeoutMs ?? 2_000,
+      commandTimeoutMs: options.commandTimeoutMs ?? 5_000,
+      reconnectBaseMs: options.reconnectBaseMs ?? 100,
+      reconnectMaxMs: options.reconnectMaxMs ?? 5_000,
+    };
+    const balancer = options.balancer ?? 'consistent-hash';
+    if (typeof balancer === 'string') {
+      if (!isBalancerName(balancer)) throw new CaskError(ErrorCode.InvalidOption, `unknown balancer '${String(balancer)}'`);
+      this.balancer = createBalancer(balancer, options.seed ?? 1, options.virtualNodes === undefined ? {} : { virtualNodes: options.virtualNodes });
+    } else {
+      this.balancer = balancer;
+    }
+    if ('servers' in target) {
+      if (target.servers.length === 0) throw new CaskError(ErrorCode.InvalidOption, 'servers must list at least one host:port');
+      for (const a of target.servers) if (!isAddress(a)) throw new CaskError(ErrorCode.InvalidOption, `bad server address '${a}' (want host:port)`);
+      this.cluster = DEFAULT_CLUSTER;
+      this.source = staticSource(target.servers);
+    } else if ('registry' in target) {
+      this.cluster = target.cluster ?? DEFAULT_CLUSTER;
+      this.source = registrySource(target.registry, this.cluster, false);
+    } else {
+      this.cluster = target.cluster ?? DEFAULT_CLUSTER;
+      const registry = new ZooKeeperRegistry({
+        connect: target.zookeeper,
+        ...(target.root === undefined ? {} : { root: target.root }),
+        ...(target.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: target.sessionTimeoutMs }),
+        log: () => undefined, // the client reports through errors, never through stderr
+      });
+      this.source = registrySource(registry, this.cluster, true);
+    }
+    this.applyServerList(this.source.current);
+    this.source.onChange((list) => this.applyServerList(list));
+  }
+
+  /** Resolves once a server list is known (a request waits for it anyway, up to discoveryTimeoutMs). */
+  async ready(): Promise<void> {
+    await this.waitForDiscovery();
+  }
+
+  /** The servers currently known, with their health and in-flight counts (for tools and tests). */
+  serverStates(): Array<{ address: string; weight: number; role: string; health: string; inFlight: number; served: number }> {
+    return [...this.servers.values()].map((s) => ({ address: s.address, weight: s.weight, role: s.role, health: s.health, inFlight: s.inFlight, served: s.served }));
+  }
+
+  // ---- string commands -------------------------------------------------------------------------------
+
+  async get(key: string): Promise<string | undefined> {
+    return toOptional(await this.call({ name: 'GET', args: [key], key, write: false }));
+  }
+
+  async getBuffer(key: string): Promise<Buffer | undefined> {
+    const reply = await this.send({ name: 'GET', args: [key], key, write: false }, (redis) => redis.callBuffer('GET', [key]));
+    return reply === null || reply === undefined ? undefined : (reply as Buffer);
+  }
+
+  /** True when the value was stored (false when NX/XX prevented it). */
+  async set(key: string, value: Value, options: SetOptions = {}): Promise<boolean> {
+    const args: Value[] = [key, value];
+    if (options.ex !== undefined) args.push('EX', options.ex);
+    if (options.px !== undefined) args.push('PX', options.px);
+    if (options.nx === true) args.push('NX');
+    if (options.xx === true) args.push('XX');
+    return (await this.call({ name: 'SET', args, key, write: true })) === 'OK';
+  }
+
+  /** Number of keys removed. */
+  async del(...keys: string[]): Promise<number> {
+    return Number(await this.call({ name: 'DEL', args: keys, key: keys[0], write: true }));
+  }
+
+  /** Number of the given keys that exist (a key named twice counts twice). */
+  async exists(...keys: string[]): Promise<number> {
+    return Number(await this.call({ name: 'EXISTS', args: keys, key: keys[0], write: false }));
+  }
+
+  async mget(keys: readonly string[]): Promise<Array<string | undefined>> {
+    const reply = await this.call({ name: 'MGET', args: keys, key: keys[0], write: false });
+    return (reply as unknown[]).map(toOptional);
+  }
+
+  async mset(entries: Readonly<Record<string, Value>> | ReadonlyArray<readonly [string, Value]>): Promise<void> {
+    const pairs = Array.isArray(entries) ? (entries as ReadonlyArray<readonly [string, Value]>) : Object.entries(entries);
+    const args = pairs.flatMap(([k, v]) => [k, v]);
+    await this.call({ name: 'MSET', args, key: pairs[0]?.[0], write: true });
+  }
+
+  async incr(key: string): Promise<number> {
+    return Number(await this.call({ name: 'INCR', args: [key], key, write: true }));
+  }
+
+  async incrby(key: string, by: number): Promise<number> {
+    return Number(await this.call({ name: 'INCRBY', args: [key, by], key, write: true }));
+  }
+
+  async decr(key: string): Promise<number> {
+    return Number(await this.call({ name: 'DECR', args: [key], key, write: true }));
+  }
+
+  async decrby(key: string, by: number): Promise<number> {
+    return Number(await this.call({ name: 'DECRBY', args: [key, by], key, write: true }));
+  }
+
+  /** Length of the value after appending. */
+  async append(key: string, value: Value): Promise<number> {
+    return Number(await this.call({ name: 'APPEND', args: [key, value], key, write: true }));
+  }
+
+  async strlen(key: string): Promise<number> {
+    return Number(await this.call({ name: 'STRLEN', args: [key], key, write: false }));
+  }
+
+  /** True when the timeout was set. */
+  async expire(key: string, seconds: number): Promise<boolean> {
+    return Number(await this.call({ name: 'EXPIRE', args: [key, seconds], key, write: true })) === 1;
+  }
+
+  /** Seconds to live; −1 without expiry, −2 when the key does not exist. */
+  async ttl(key: string): Promise<number> {
+    return Number(await this.call({ name: 'TTL', args: [key], key, write: false }));
+  }
+
+  async ping(): Promise<string> {
+    return String(await this.call({ name: 'PING', args: [], key: undefined, write: false }));
+  }
+
+  /** One SCAN step on one server (`server`, or the balancer's choice for a keyless request). */
+  async scan(cursor: string, options: ScanOptions & { server?: string } = {}): Promise<[cursor: string, keys: string[]]> {
+    const args: Value[] = [cursor];
+    if (options.match !== undefined) args.push('MATCH', options.match);
+    if (options.count !== undefined) args.push('COUNT', options.count);
+    const spec: CommandSpec = { name: 'SCAN', args, key: undefined, write: false };
+    const reply = options.server === undefined
+      ? await this.call(spec)
+      : await this.callOn(options.server, spec);
+    const [next, keys] = reply as [unknown, unknown[]];
+    return [String(next), keys.map(String)];
+  }
+
+  /**
+   * Every key matching `match`, once per data set: in Raft mode from the leader only (all servers hold the
+   * same data), otherwise from every server (standalone servers hold disjoint data under consistent hash).
+   */
+  async *scanIterator(options: ScanOptions = {}): AsyncGenerator<string> {
+    await this.waitForDiscovery();
+    const all = [...this.servers.values()];
+    const raft = all.some((s) => RAFT_ROLES.has(s.role));
+    const targets = raft ? all.filter((s) => s.role === 'leader') : all;
+    for (const server of targets) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await this.scan(cursor, { ...options, server: server.address });
+        yield* keys;
+        cursor = next;
+      } while (cursor !== '0');
+    }
+  }
+
+  /** A MULTI/EXEC transaction, sent to one server (chosen by its first key) and never retried once sent. */
+  multi(): CaskMulti {
+    return new CaskMulti(this);
+  }
+
+  /** Any command: `write` says whether it changes data (decides failover and Raft leader routing). */
+  async command(name: string, args: readonly Value[], options: { key?: string; write: boolean }): Promise<unknown> {
+    return this.call({ name, args, key: options.key ?? (typeof args[0] === 'string' ? args[0] : undefined), write: options.write });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.source.close();
+    await Promise.all([...this.servers.values()].map((s) => s.close()));
+    this.servers.clear();
+  }
+
+  // ---- routing and failover ----------------------------------------------------------------------
+
+  /** @internal */
+  call(spec: CommandSpec): Promise<unknown> {
+    return this.send(spec, (redis) => redis.call(spec.name, spec.args as Value[]));
+  }
+
+  /** @internal Runs `spec` on one named server only (no failover). */
+  async callOn(address: string, spec: CommandSpec): Promise<unknown> {
+    const server = this.servers.get(address);
+    if (server === undefined) throw new CaskError(ErrorCode.NoServer, `${address} is not a known server of cluster '${this.cluster}'`);
+    return this.attempt(server, spec, (redis) => redis.call(spec.name, spec.args as Value[]));
+  }
+
+  /** @internal */
+  async send<T>(spec: CommandSpec, run: (redis: Redis) => Promise<T>): Promise<T> {
+    if (this.closed) throw new CaskError(ErrorCode.Closed, 'client closed');
+    await this.waitForDiscovery();
+    const tried = new Set<string>();
+    const failures: string[] = [];
+    let lastError: unknown;
+    for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
+      const candidates = this.candidates(spec.write).filter((s) => !tried.has(s.address));
+      if (candidates.length === 0) break;
+      const server = this.balancer.pick({ key: spec.key, cluster: this.cluster, write: spec.write }, candidates);
+      tried.add(server.address);
+      try {
+        return await this.attempt(server, spec, run);
+      } catch (error) {
+        if (isReplyError(error) || error instanceof CaskError) throw error;
+        lastError = error;
+        failures.push(`${server.address}: ${error instanceof Error ? error.message : String(error)}`);
+        if (error instanceof NotSentError) continue; // nothing was written: any server may take it
+        if (spec.write) {
+          const code = isTimeout(error) ? ErrorCode.Timeout : ErrorCode.Io;
+          throw new CaskError(code, `${spec.name} was sent to ${server.address} but no reply came (${failures.at(-1)}); it may or may not have been applied, so it was not retried`, { cause: error });
+        }
+      }
+    }
+    if (spec.write && this.isRaftMode() && !this.candidates(true).length && failures.length === 0) {
+      throw new CaskError(ErrorCode.NoLeader, `no leader is registered in cluster '${this.cluster}' for ${spec.name}`);
+    }
+    const known = this.servers.size;
+    throw new CaskError(
+      ErrorCode.NoServer,
+      `no server of cluster '${this.cluster}' could take ${spec.name} (${known} known, ${tried.size} tried${failures.length > 0 ? `: ${failures.join('; ')}` : ''})`,
+      lastError === undefined ? {} : { cause: lastError },
+    );
+  }
+
+  private async attempt<T>(server: ServerConnection, _spec: CommandSpec, run: (redis: Redis) => Promise<T>): Promise<T> {
+    const redis = await server.ready();
+    server.inFlight++;
+    try {
+      return await run(redis);
+    } catch (error) {
+      if (!isReplyError(error) && !isTimeout(error)) server.markDown();
+      if (error instanceof Error && /enableOfflineQueue|Stream isn't writeable/.test(error.message)) {
+        // ioredis refused before writing (the connection dropped between our check and the send).
+        throw new NotSentError(server.address, error.message);
+      }
+      throw error;
+    } finally {
+      server.inFlight--;
+      server.served++;
+    }
+  }
+
+  private isRaftMode(): boolean {
+    for (const s of this.servers.values()) if (RAFT_ROLES.has(s.role)) return true;
+    return false;
+  }
+
+  private candidates(write: boolean): ServerConnection[] {
+    const eligible = [...this.servers.values()].filter((s) => s.eligible);
+    if (write && this.isRaftMode()) return eligible.filter((s) => s.role === 'leader');
+    return eligible;
+  }
+
+  private async waitForDiscovery(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), this.discoveryTimeoutMs)));
+    try {
+      const outcome = await Promise.race([this.source.ready.then(() => 'ready' as const), timeout]);
+      if (outcome === 'timeout') {
+        throw new CaskError(ErrorCode.NoServer, `no server list for cluster '${this.cluster}' within ${this.discoveryTimeoutMs} ms (is ZooKeeper reachable?)`);
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private applyServerList(list: readonly ServerRecord[]): void {
+    if (this.closed) return;
+    const seen = new Set<string>();
+    for (const record of list) {
+      seen.add(record.address);
+      const existing = this.servers.get(record.address);
+      if (existing !== undefined) existing.update(record.data);
+      else this.servers.set(record.address, new ServerConnection(record.address, record.data, this.connectionOptions));
+    }
+    for (const [address, server] of this.servers) {
+      if (seen.has(address)) continue;
+      this.servers.delete(address);
+      void server.close();
+    }
+  }
+}
+
+/** Commands queued for one MULTI/EXEC. Results come back in order; a failed command's slot holds its Error. */
+export class CaskMulti {
+  private readonly commands: Array<{ name: string; args: Value[]; write: boolean }> = [];
+
+  constructor(private readonly client: CaskClient) {}
+
+  get(key: string): this { return this.push('GET', [key], false); }
+  set(key: string, value: Value): this { return this.push('SET', [key, value], true); }
+  del(...keys: string[]): this { return this.push('DEL', keys, true); }
+  incr(key: string): this { return this.push('INCR', [key], true); }
+  incrby(key: string, by: number): this { return this.push('INCRBY', [key, by], true); }
+  exists(...keys: string[]): this { return this.push('EXISTS', keys, false); }
+  mget(keys: readonly string[]): this { return this.push('MGET', [...keys], false); }
+  mset(entries: Readonly<Record<string, Value>>): this { return this.push('MSET', Object.entries(entries).flat(), true); }
+  append(key: string, value: Value): this { return this.push('APPEND', [key, value], true); }
+  command(name: string, args: readonly Value[], write: boolean): this { return this.push(name, [...args], write); }
+
+  get length(): number {
+    return this.commands.length;
+  }
+
+  async exec(): Promise<unknown[]> {
+    const first = this.commands[0];
+    if (first === undefined) return [];
+    const write = this.commands.some((c) => c.write);
+    const key = typeof first.args[0] === 'string' ? first.args[0] : undefined;
+    const commands = this.commands.slice();
+    const replies = await this.client.send({ name: 'MULTI', args: [], key, write }, async (redis) => {
+      const tx = redis.multi();
+      for (const c of commands) tx.call(c.name, c.args);
+      return tx.exec();
+    });
+    if (replies === null) throw new CaskError(ErrorCode.InvalidArgument, 'transaction aborted by the server (EXEC returned nil)');
+    return replies.map(([error, value]) => error ?? value);
+  }
+
+  private push(name: string, args: Value[], write: boolean): this {
+    this.commands.push({ name, args, write });
+    return this;
+  }
+}
+
+export function createClient(target: ClientTarget, options: ClientOptions = {}): CaskClient {
+  return new CaskClient(target, options);
+}
