@@ -1,0 +1,403 @@
+// Every command of the server against the real process, through ioredis and the raw protocol: Redis
+// semantics and Redis's error wording, pipelining in order, binary safety, RESP3 via HELLO 3.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
+import { RawClient, resp, startServer, type RunningServer } from './harness.js';
+
+let server: RunningServer;
+let redis: Redis;
+
+before(async () => {
+  server = await startServer(['--sync', 'everysec']);
+  redis = new Redis({ port: server.port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0 });
+  await redis.connect();
+});
+
+after(async () => {
+  redis?.disconnect();
+  const code = await server?.stop();
+  assert.equal(code, 0);
+});
+
+async function rejects(p: Promise<unknown>, message: string | RegExp): Promise<void> {
+  await assert.rejects(p, (e: Error) => {
+    if (typeof message === 'string') assert.equal(e.message, message);
+    else assert.match(e.message, message);
+    return true;
+  });
+}
+
+describe('connection commands', () => {
+  test('PING, ECHO, SELECT 0, TIME', async () => {
+    assert.equal(await redis.ping(), 'PONG');
+    assert.equal(await redis.ping('hi'), 'hi');
+    assert.equal(await redis.echo('x y'), 'x y');
+    assert.equal(await redis.select(0), 'OK');
+    await rejects(redis.select(1), 'ERR DB index is out of range');
+    const [s, us] = (await redis.time()) as [string, string];
+    assert.ok(Math.abs(Number(s) - Date.now() / 1000) < 5);
+    assert.ok(Number(us) >= 0 && Number(us) < 1e6);
+  });
+
+  test('unknown commands and wrong arity use Redis wording', async () => {
+    await rejects(redis.call('nosuch', 'a', 'b'), "ERR unknown command 'nosuch', with args beginning with: 'a' 'b' ");
+    await rejects(redis.call('get'), "ERR wrong number of arguments for 'get' command");
+    await rejects(redis.call('client', 'nosuch'), "ERR unknown subcommand 'nosuch'. Try CLIENT HELP.");
+  });
+
+  test('CLIENT SETNAME/GETNAME/ID/LIST/INFO', async () => {
+    assert.equal(await redis.client('SETNAME', 'tester'), 'OK');
+    assert.equal(await redis.client('GETNAME'), 'tester');
+    const id = (await redis.client('ID')) as number;
+    assert.ok(id > 0);
+    const list = (await redis.client('LIST')) as string;
+    assert.match(list, new RegExp(`id=${id} .*name=tester`));
+    assert.match((await redis.call('client', 'info')) as string, /^id=\d+ addr=127\.0\.0\.1:\d+/);
+    await rejects(redis.client('SETNAME', 'a b'), 'ERR Client names cannot contain spaces, newlines or special characters.');
+  });
+
+  test('COMMAND COUNT, INFO and DOCS describe the commands', async () => {
+    const count = (await redis.call('command', 'count')) as number;
+    assert.ok(count > 50);
+    const [info] = (await redis.call('command', 'info', 'get')) as unknown[][];
+    assert.deepEqual(info!.slice(0, 6), ['get', 2, ['readonly', 'fast'], 1, 1, 1]);
+    const docs = (await redis.call('command', 'docs', 'set')) as unknown[];
+    assert.equal(docs[0], 'set');
+  });
+
+  test('HELLO 3 switches to RESP3: maps and nulls', async () => {
+    const c = await RawClient.connect(server.port);
+    try {
+      c.send(resp('HELLO', '3'));
+      const hello = await c.until((t) => t.includes('caskdb_mode'));
+      assert.match(hello, /^%9\r\n\$6\r\nserver\r\n\$5\r\nredis\r\n/);
+      assert.match(hello, /\$5\r\nproto\r\n:3\r\n/);
+      c.send(resp('GET', 'hello3-missing'));
+      assert.ok((await c.until((t) => t.endsWith('_\r\n'))).endsWith('_\r\n'));
+      c.send(resp('HELLO', '4'));
+      assert.ok((await c.until((t) => t.includes('NOPROTO'))).includes('-NOPROTO unsupported protocol version\r\n'));
+    } finally {
+      c.close();
+    }
+  });
+});
+
+describe('string commands', () => {
+  test('GET SET with NX XX GET, SETNX, GETSET, GETDEL', async () => {
+    assert.equal(await redis.set('s1', 'v1'), 'OK');
+    assert.equal(await redis.get('s1'), 'v1');
+    assert.equal(await redis.set('s1', 'v2', 'NX'), null);
+    assert.equal(await redis.set('s1', 'v2', 'XX'), 'OK');
+    assert.equal(await redis.set('s-missing', 'v', 'XX'), null);
+    assert.equal(await redis.set('s1', 'v3', 'GET'), 'v2');
+    assert.equal(await redis.set('s1', 'v4', 'NX', 'GET'), 'v3');
+    assert.equal(await redis.get('s1'), 'v3');
+    await rejects(redis.call('set', 's1', 'v', 'NX', 'XX'), 'ERR syntax error');
+    await rejects(redis.call('set', 's1', 'v', 'BOGUS'), 'ERR syntax error');
+    assert.equal(await redis.setnx('s2', 'a'), 1);
+    assert.equal(await redis.setnx('s2', 'b'), 0);
+    assert.equal(await redis.getset('s2', 'c'), 'a');
+    assert.equal(await redis.getdel('s2'), 'c');
+    assert.equal(await redis.getdel('s2'), null);
+    assert.equal(await redis.exists('s2'), 0);
+  });
+
+  test('expiry is refused with a clear error', async () => {
+    await rejects(redis.set('e1', 'v', 'EX', 10), /^ERR expiry is not supported by caskdb/);
+    await rejects(redis.expire('s1', 10), /^ERR expiry is not supported by caskdb: keys never expire \('expire'/);
+    await rejects(redis.ttl('s1'), /^ERR expiry is not supported/);
+    await rejects(redis.setex('e1', 10, 'v'), /^ERR expiry is not supported/);
+    assert.equal(await redis.exists('e1'), 0);
+  });
+
+  test('MGET MSET MSETNX', async () => {
+    assert.equal(await redis.mset('m1', '1', 'm2', '2'), 'OK');
+    assert.deepEqual(await redis.mget('m1', 'm2', 'm3'), ['1', '2', null]);
+    assert.equal(await redis.msetnx('m3', '3', 'm1', 'x'), 0);
+    assert.equal(await redis.exists('m3'), 0);
+    assert.equal(await redis.msetnx('m3', '3', 'm4', '4'), 1);
+    await rejects(redis.call('mset', 'a', 'b', 'c'), "ERR wrong number of arguments for 'mset' command");
+  });
+
+  test('APPEND STRLEN GETRANGE SETRANGE', async () => {
+    assert.equal(await redis.append('a1', 'Hello'), 5);
+    assert.equal(await redis.append('a1', ' World'), 11);
+    assert.equal(await redis.strlen('a1'), 11);
+    assert.equal(await redis.strlen('a-missing'), 0);
+    assert.equal(await redis.getrange('a1', 0, 4), 'Hello');
+    assert.equal(await redis.getrange('a1', -5, -1), 'World');
+    assert.equal(await redis.getrange('a1', 5, 2), '');
+    assert.equal(await redis.getrange('a1', 0, 100), 'Hello World');
+    assert.equal(await redis.setrange('a1', 6, 'Redis'), 11);
+    assert.equal(await redis.get('a1'), 'Hello Redis');
+    assert.equal(await redis.setrange('a2', 3, 'x'), 4);
+    assert.equal(await redis.get('a2'), '\x00\x00\x00x');
+    await rejects(redis.setrange('a2', -1, 'x'), 'ERR offset is out of range');
+    await rejects(redis.setrange('a2', 536870912, 'x'), 'ERR string exceeds maximum allowed size (proto-max-bulk-len)');
+  });
+
+  test('INCR DECR INCRBY DECRBY INCRBYFLOAT', async () => {
+    assert.equal(await redis.incr('n1'), 1);
+    assert.equal(await redis.incrby('n1', 41), 42);
+    assert.equal(await redis.decr('n1'), 41);
+    assert.equal(await redis.decrby('n1', 50), -9);
+    await redis.set('n2', '9223372036854775807');
+    await rejects(redis.incr('n2'), 'ERR increment or decrement would overflow');
+    await redis.set('n3', 'abc');
+    await rejects(redis.incr('n3'), 'ERR value is not an integer or out of range');
+    await redis.set('n3', ' 1');
+    await rejects(redis.incr('n3'), 'ERR value is not an integer or out of range');
+    await rejects(redis.incrby('n1', 'x' as unknown as number), 'ERR value is not an integer or out of range');
+    await redis.set('f1', '10.5');
+    assert.equal(await redis.incrbyfloat('f1', '0.1'), '10.6');
+    await redis.set('f2', '0.1');
+    assert.equal(await redis.incrbyfloat('f2', '0.2'), '0.3');
+    assert.equal(await redis.incrbyfloat('f3', '5.0e3'), '5000');
+    await rejects(redis.incrbyfloat('f1', 'x' as unknown as number), 'ERR value is not a valid float');
+    await rejects(redis.incrbyfloat('n3', '1'), 'ERR value is not a valid float');
+  });
+
+  test('binary-safe keys and values', async () => {
+    const key = Buffer.from([0, 1, 2, 255, 13, 10, 0]);
+    const value = Buffer.alloc(100_000);
+    for (let i = 0; i < value.length; i++) value[i] = (i * 7) % 256;
+    assert.equal(await redis.set(key, value), 'OK');
+    assert.ok((await redis.getBuffer(key))!.equals(value));
+    assert.equal(await redis.strlen(key), value.length);
+    assert.equal(await redis.del(key), 1);
+  });
+});
+
+describe('keyspace commands', () => {
+  test('DEL UNLINK EXISTS TYPE', async () => {
+    await redis.mset('k1', 'a', 'k2', 'b', 'k3', 'c');
+    assert.equal(await redis.exists('k1', 'k1', 'k2', 'nope'), 3);
+    assert.equal(await redis.type('k1'), 'string');
+    assert.equal(await redis.type('nope'), 'none');
+    assert.equal(await redis.del('k1', 'k1', 'nope'), 1);
+    assert.equal(await redis.unlink('k2', 'k3'), 2);
+  });
+
+  test('RENAME RENAMENX', async () => {
+    await redis.set('r1', 'v');
+    assert.equal(await redis.rename('r1', 'r2'), 'OK');
+    assert.equal(await redis.get('r2'), 'v');
+    assert.equal(await redis.exists('r1'), 0);
+    await rejects(redis.rename('r1', 'r3'), 'ERR no such key');
+    await redis.set('r3', 'w');
+    assert.equal(await redis.renamenx('r2', 'r3'), 0);
+    assert.equal(await redis.renamenx('r2', 'r4'), 1);
+    assert.equal(await redis.get('r4'), 'v');
+  });
+
+  test('KEYS with glob patterns, RANDOMKEY, DBSIZE, FLUSHDB, FLUSHALL', async () => {
+    await redis.flushdb();
+    assert.equal(await redis.dbsize(), 0);
+    assert.equal(await redis.randomkey(), null);
+    await redis.mset('user:1', 'a', 'user:2', 'b', 'user:10', 'c', 'other', 'd');
+    assert.deepEqual((await redis.keys('user:*')).sort(), ['user:1', 'user:10', 'user:2']);
+    assert.deepEqual(await redis.keys('user:?'), ['user:1', 'user:2']);
+    assert.deepEqual(await redis.keys('user:[^1]'), ['user:2']);
+    assert.deepEqual(await redis.keys('*ther'), ['other']);
+    assert.equal(await redis.dbsize(), 4);
+    assert.ok(['user:1', 'user:2', 'user:10', 'other'].includes((await redis.randomkey())!));
+    assert.equal(await redis.flushall(), 'OK');
+    assert.equal(await redis.dbsize(), 0);
+  });
+
+  test('SCAN returns every key exactly once even while keys are written', async () => {
+    await redis.flushdb();
+    const initial = Array.from({ length: 500 }, (_, i) => `scan:${String(i).padStart(4, '0')}`);
+    await redis.mset(...initial.flatMap((k) => [k, 'v']));
+    const seen: string[] = [];
+    let cursor = '0';
+    let round = 0;
+    do {
+      const [next, keys] = await redis.scan(cursor, 'COUNT', 37);
+      seen.push(...keys);
+      cursor = next;
+      // Writes between calls: new keys and deletions of keys not yet returned must not disturb the scan.
+      await redis.set(`scan:new:${round++}`, 'v');
+    } while (cursor !== '0');
+    const initialSeen = seen.filter((k) => !k.startsWith('scan:new'));
+    assert.deepEqual(initialSeen, initial);
+    assert.equal(new Set(seen).size, seen.length);
+    const [, matched] = await redis.scan('0', 'MATCH', 'scan:000*', 'COUNT', 1000);
+    assert.equal(matched.length, 10);
+    await rejects(redis.scan('12345678'), 'ERR invalid cursor');
+  });
+});
+
+describe('transactions', () => {
+  test('MULTI/EXEC applies queued commands in order, reads see earlier writes', async () => {
+    const r = await redis.multi().set('t1', '1').incr('t1').get('t1').exec();
+    assert.deepEqual(r, [[null, 'OK'], [null, 2], [null, '2']]);
+  });
+
+  test('a runtime error inside EXEC fails only that command', async () => {
+    await redis.set('t2', 'abc');
+    const r = await redis.multi().incr('t2').set('t3', 'x').exec();
+    assert.match(String(r![0]![0]), /value is not an integer/);
+    assert.deepEqual(r![1], [null, 'OK']);
+  });
+
+  test('queue-time errors abort EXEC with EXECABORT', async () => {
+    const c = await RawClient.connect(server.port);
+    try {
+      c.send('MULTI\r\nSET t4 v\r\nSET t4\r\nNOSUCH\r\nEXEC\r\nGET t4\r\nEXEC\r\nDISCARD\r\n');
+      const text = await c.until((t) => t.includes('DISCARD without'));
+      assert.equal(
+        text,
+        "+OK\r\n+QUEUED\r\n-ERR wrong number of arguments for 'set' command\r\n-ERR unknown command 'NOSUCH', with args beginning with: \r\n" +
+          '-EXECABORT Transaction discarded because of previous errors.\r\n$-1\r\n-ERR EXEC without MULTI\r\n-ERR DISCARD without MULTI\r\n',
+      );
+    } finally {
+      c.close();
+    }
+  });
+
+  test('nested MULTI, WATCH inside MULTI, DISCARD', async () => {
+    const c = await RawClient.connect(server.port);
+    try {
+      c.send('MULTI\r\nMULTI\r\nWATCH x\r\nSET t5 v\r\nDISCARD\r\nGET t5\r\n');
+      const text = await c.until((t) => t.endsWith('$-1\r\n'));
+      assert.equal(text, '+OK\r\n-ERR MULTI calls can not be nested\r\n-ERR WATCH inside MULTI is not allowed\r\n+QUEUED\r\n+OK\r\n$-1\r\n');
+    } finally {
+      c.close();
+    }
+  });
+
+  test('WATCH aborts EXEC when another client changed the key, not otherwise', async () => {
+    const other = new Redis({ port: server.port, host: '127.0.0.1' });
+    try {
+      await redis.set('w1', '1');
+      await redis.watch('w1');
+      await other.set('w1', '2');
+      assert.equal(await redis.multi().set('w1', '3').exec(), null);
+      assert.equal(await redis.get('w1'), '2');
+      await redis.watch('w1');
+      await other.set('w-other', 'x');
+      assert.deepEqual(await redis.multi().set('w1', '4').exec(), [[null, 'OK']]);
+      await redis.watch('w1');
+      await redis.unwatch();
+      await other.set('w1', '5');
+      assert.deepEqual(await redis.multi().get('w1').exec(), [[null, '5']]);
+      await redis.watch('w1');
+      await other.flushdb();
+      assert.equal(await redis.multi().set('w1', '6').exec(), null);
+    } finally {
+      other.disconnect();
+    }
+  });
+
+  test('connection commands inside MULTI run in order with data commands', async () => {
+    const r = await redis.multi().ping().set('t6', 'x').echo('e').get('t6').exec();
+    assert.deepEqual(r, [[null, 'PONG'], [null, 'OK'], [null, 'e'], [null, 'x']]);
+  });
+});
+
+describe('server commands', () => {
+  test('INFO has the Redis sections and a caskdb section', async () => {
+    await redis.set('i1', 'v');
+    const info = await redis.info();
+    for (const section of ['# Server', '# Clients', '# Persistence', '# Stats', '# Keyspace', '# Caskdb']) assert.ok(info.includes(section), section);
+    assert.match(info, /redis_version:7\./);
+    assert.match(info, /db0:keys=\d+,expires=0/);
+    for (const field of ['data_files', 'disk_bytes', 'reclaimable_bytes', 'index_bytes_per_key', 'merge_in_progress']) {
+      assert.match(info, new RegExp(`^${field}:\\d`, 'm'), field);
+    }
+    const only = await redis.info('caskdb');
+    assert.ok(only.startsWith('# Caskdb\r\n'));
+    assert.ok(!only.includes('# Server'));
+  });
+
+  test('CONFIG GET and SET for the settable subset', async () => {
+    assert.deepEqual(await redis.config('GET', 'maxclients'), ['maxclients', '10000']);
+    // The harness starts the server with --port 0 (any free port): CONFIG GET shows the configured value.
+    assert.deepEqual(await redis.config('GET', 'port'), ['port', '0']);
+    assert.equal(await redis.config('SET', 'timeout', '100'), 'OK');
+    assert.deepEqual(await redis.config('GET', 'timeout'), ['timeout', '100']);
+    await redis.config('SET', 'timeout', '0');
+    await rejects(redis.config('SET', 'port', '1'), "ERR CONFIG SET failed (possibly related to argument 'port') - can't set immutable config");
+    await rejects(redis.config('SET', 'nosuch', '1'), "ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'");
+    await rejects(redis.config('SET', 'maxclients', 'x'), /^ERR CONFIG SET failed \(possibly related to argument 'maxclients'\)/);
+    const proto = (await redis.config('GET', 'proto-*')) as string[];
+    assert.deepEqual(proto.filter((_, i) => i % 2 === 0).sort(), ['proto-max-bulk-len', 'proto-max-multibulk-len']);
+  });
+
+  test('SAVE, BGSAVE, DBSIZE', async () => {
+    assert.equal(await redis.save(), 'OK');
+    assert.equal(await redis.bgsave(), 'Background saving started');
+    assert.ok((await redis.dbsize()) > 0);
+  });
+
+  test('BGREWRITEAOF runs a merge or says clearly that it cannot', async () => {
+    try {
+      assert.equal(await redis.bgrewriteaof(), 'Background append only file rewriting started');
+    } catch (e) {
+      assert.match((e as Error).message, /BGREWRITEAOF \(merge\) is not supported|already in progress/);
+    }
+  });
+});
+
+describe('protocol', () => {
+  test('a pipeline of 10 000 commands is answered in order', async () => {
+    const p = redis.pipeline();
+    for (let i = 0; i < 10_000; i++) {
+      if (i % 3 === 0) p.set(`p:${i}`, String(i));
+      else if (i % 3 === 1) p.get(`p:${i - 1}`);
+      else p.incr('p:counter');
+    }
+    const results = (await p.exec())!;
+    let counter = 0;
+    results.forEach(([err, value], i) => {
+      assert.equal(err, null);
+      if (i % 3 === 0) assert.equal(value, 'OK');
+      else if (i % 3 === 1) assert.equal(value, String(i - 1));
+      else assert.equal(value, ++counter);
+    });
+  });
+
+  test('inline commands (telnet style) work and can be mixed with RESP', async () => {
+    const c = await RawClient.connect(server.port);
+    try {
+      c.send('SET inline "hello world"\r\nGET inline\r\n');
+      c.send(resp('STRLEN', 'inline'));
+      c.send('PING\n');
+      const text = await c.until((t) => t.endsWith('+PONG\r\n'));
+      assert.equal(text, '+OK\r\n$11\r\nhello world\r\n:11\r\n+PONG\r\n');
+    } finally {
+      c.close();
+    }
+  });
+
+  test('a command split into single bytes is still parsed', async () => {
+    const c = await RawClient.connect(server.port);
+    try {
+      const frame = resp('SET', 'split', 'value');
+      for (const b of frame) {
+        c.send(Buffer.from([b]));
+        await new Promise((r) => setImmediate(r));
+      }
+      assert.equal(await c.until((t) => t.length >= 5), '+OK\r\n');
+    } finally {
+      c.close();
+    }
+  });
+
+  test('a protocol error gets a Redis error reply and the connection is closed', async () => {
+    const c = await RawClient.connect(server.port);
+    c.send('PING\r\n*1\r\n$x\r\n');
+    assert.ok(await c.waitClosed());
+    assert.equal(c.text(), '+PONG\r\n-ERR Protocol error: invalid bulk length\r\n');
+    assert.equal(await redis.ping(), 'PONG');
+  });
+
+  test('QUIT answers OK and closes after earlier replies', async () => {
+    const c = await RawClient.connect(server.port);
+    c.send('SET q 1\r\nQUIT\r\nGET q\r\n');
+    assert.ok(await c.waitClosed());
+    assert.equal(c.text(), '+OK\r\n+OK\r\n');
+  });
+});
