@@ -3,6 +3,7 @@
 // position the active file at the end of its valid data.
 // Invariants: batch records (seq ≥ 1) reach the index only with their finish record; a torn tail
 // of the last file is cut off; damage anywhere else is CASKDB_CORRUPTION naming file and offset.
+import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
 import { decodePosition, RecordType, splitDiskKey } from '../codec/record.js';
 import type { FileSystem, RandomAccessFile } from '../io/file-system.js';
@@ -153,7 +154,9 @@ function loadHintFile(fs: FileSystem, path: string, index: KeyIndex): void {
   try {
     const result = scanRecords(file, (record) => {
       const position = decodePosition(record.buffer.subarray(record.keyEnd, record.valueEnd));
-      if (position === undefined) throw corruption(path, record.offset, 'hint record holds no valid position');
+      if (position === undefined || position.offset > 0xffffffff || position.fileId > 0xffffffff) {
+        throw corruption(path, record.offset, 'hint record holds no valid position');
+      }
       index.set(record.buffer.toString('latin1', record.keyStart, record.keyEnd), position.fileId, position.offset, position.size);
     });
     if (result.damage !== undefined) throw corruption(path, result.damage.offset, result.damage.reason);
@@ -198,7 +201,8 @@ function judgeDamage(
 export function recover(fs: FileSystem, dir: string, truncateCorruptTail: boolean, logger: Logger): RecoveredState {
   installMergeDirectory(fs, dir, logger);
   const names = fs.readdir(dir);
-  const index = new KeyIndex();
+  // A per-process hash seed, so keys chosen by a client cannot be made to collide on purpose.
+  const index = new KeyIndex(randomInt(0x7fffffff));
   const applier = new RecordApplier(index);
   let boundary = 0;
   if (names.includes(MERGE_FINISHED_FILE_NAME)) {

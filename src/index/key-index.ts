@@ -1,23 +1,33 @@
-// The in-memory index: an ordered B+ tree (sorted-btree) from user key to record position.
-// Compact by design, because memory per key is a first-class figure:
-// - keys are held as latin1 strings (one char per byte): V8 stores them one byte per char, and
-//   JS string comparison of such strings is exactly unsigned bytewise order;
-// - the tree's value is a small-integer slot into three typed arrays (file id, offset, record size),
-//   so a position costs 12 bytes and an overwrite updates the arrays without touching the tree.
-// Invariant: every slot in the tree is live; freed slots sit on the free stack and nowhere else.
+// The in-memory index from user key to record position, built for memory per key and for speed at
+// millions of keys, where every cache miss costs more than the work:
+// - keys are latin1 strings (one char per byte): V8 stores them one byte per char, and string order
+//   is exactly unsigned bytewise order;
+// - point operations (get, put, delete) go through an open-addressing hash table of slot numbers in
+//   an Int32Array; a slot's position (file id, offset, size) lives interleaved in one Uint32Array;
+// - order is kept lazily, for iteration only: a sorted `base` array plus a sorted-btree `delta` of
+//   keys added since, both filtered through the hash table (deleted keys linger in them until the
+//   next rebuild). Keys added while nobody iterates are only appended to `pendingKeys`, so bulk
+//   loads and recovery never pay for ordered inserts.
+// Invariants: every live key is in the hash table with one slot; every live key is in base, delta
+// or pendingKeys; free slots are on the free stack and in no table entry.
+// Pure: no I/O, no clock, no Math.random (the hash seed is passed in).
 import sortedBtree from 'sorted-btree';
 import { assert } from '../util/assert.js';
 
 const BTree = sortedBtree.default;
-type Tree = InstanceType<typeof BTree<string, number>>;
+type OrderedSet = InstanceType<typeof BTree<string, undefined>>;
 
 const compareKeys = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const INITIAL_SLOTS = 1024;
+const EMPTY = 0;
+const TOMBSTONE = -1;
+/** Fold pending keys one by one into the delta tree up to this many; above, rebuild `base`. */
+const DELTA_KEYS_MAX = 65_536;
 /** Entries handed out per `scan` call, so iteration re-seeks and tolerates concurrent writes. */
 export const SCAN_CHUNK_ENTRIES = 256;
 
 export interface KeyRange {
-  /** Inclusive lower bound, or undefined for the first key. */
+  /** Lower bound, or undefined for the first key. */
   low?: string;
   lowInclusive?: boolean;
   /** Upper bound, or undefined for the last key. */
@@ -25,147 +35,287 @@ export interface KeyRange {
   highInclusive?: boolean;
 }
 
+function hashKey(key: string, seed: number): number {
+  let hash = 0x811c9dc5 ^ seed;
+  for (let i = 0; i < key.length; i++) {
+    hash ^= key.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash ^ (hash >>> 15);
+}
+
+/** First index in sorted `keys` whose key is ≥ `key` (or > when `exclusive`). */
+function lowerBound(keys: readonly string[], key: string, exclusive: boolean): number {
+  let low = 0;
+  let high = keys.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    const probe = keys[middle]!;
+    if (probe < key || (exclusive && probe === key)) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
 export class KeyIndex {
-  private readonly tree: Tree = new BTree<string, number>(undefined, compareKeys, 64);
-  private fileIds = new Uint32Array(INITIAL_SLOTS);
-  private offsets = new Float64Array(INITIAL_SLOTS);
-  private sizes = new Uint32Array(INITIAL_SLOTS);
-  private freeSlots = new Int32Array(INITIAL_SLOTS);
-  private freeCount = 0;
-  private slotsUsed = 0;
-  /** Sum of key lengths, for the memory estimate. */
-  private keyBytes = 0;
+  private readonly seed: number;
+  // Slots: key and position (fileId, offset, size interleaved).
+  private slotKeys: Array<string | undefined> = [];
+  private positions = new Uint32Array(INITIAL_SLOTS * 3);
+  private freeSlots: number[] = [];
+  // Hash table of slot + 1 (0 empty, −1 tombstone).
+  private table = new Int32Array(INITIAL_SLOTS * 2);
+  private tableMask = INITIAL_SLOTS * 2 - 1;
+  private tableUsed = 0; // live entries + tombstones
+  private liveCount = 0;
+  private keyChars = 0;
+  // Ordered view.
+  private base: string[] = [];
+  private delta: OrderedSet = new BTree<string, undefined>(undefined, compareKeys, 128);
+  private pendingKeys: string[] = [];
+  /** Deletions since the last rebuild: stale entries in base and delta. */
+  private staleCount = 0;
+
+  constructor(hashSeed = 0) {
+    this.seed = hashSeed | 0;
+  }
 
   get size(): number {
-    return this.tree.size;
+    return this.liveCount;
   }
 
   /** Slot of `key`, or −1 when absent. */
   slotOf(key: string): number {
-    return this.tree.get(key) ?? -1;
+    const table = this.table;
+    const mask = this.tableMask;
+    let at = hashKey(key, this.seed) & mask;
+    for (;;) {
+      const entry = table[at]!;
+      if (entry === EMPTY) return -1;
+      if (entry > 0 && this.slotKeys[entry - 1] === key) return entry - 1;
+      at = (at + 1) & mask;
+    }
   }
 
   fileIdAt(slot: number): number {
-    return this.fileIds[slot]!;
+    return this.positions[slot * 3]!;
   }
 
   offsetAt(slot: number): number {
-    return this.offsets[slot]!;
+    return this.positions[slot * 3 + 1]!;
   }
 
   sizeAt(slot: number): number {
-    return this.sizes[slot]!;
+    return this.positions[slot * 3 + 2]!;
+  }
+
+  keyAt(slot: number): string {
+    const key = this.slotKeys[slot];
+    assert(key !== undefined, `slot ${slot} is free`);
+    return key;
   }
 
   /** Points `key` at a record; returns the size of the record it supersedes, or 0 when new. */
   set(key: string, fileId: number, offset: number, size: number): number {
-    const existing = this.tree.get(key) ?? -1;
+    const existing = this.slotOf(key);
     if (existing >= 0) {
-      const previousSize = this.sizes[existing]!;
-      this.fileIds[existing] = fileId;
-      this.offsets[existing] = offset;
-      this.sizes[existing] = size;
+      const previousSize = this.positions[existing * 3 + 2]!;
+      this.writePosition(existing, fileId, offset, size);
       return previousSize;
     }
-    const slot = this.allocateSlot();
-    this.fileIds[slot] = fileId;
-    this.offsets[slot] = offset;
-    this.sizes[slot] = size;
-    this.tree.set(key, slot);
-    this.keyBytes += key.length;
+    const slot = this.freeSlots.length > 0 ? this.freeSlots.pop()! : this.slotKeys.length;
+    if (slot === this.slotKeys.length) {
+      this.slotKeys.push(key);
+      if (this.positions.length < (slot + 1) * 3) this.growPositions();
+    } else {
+      this.slotKeys[slot] = key;
+    }
+    this.writePosition(slot, fileId, offset, size);
+    this.insertIntoTable(key, slot);
+    this.liveCount++;
+    this.keyChars += key.length;
+    this.pendingKeys.push(key);
     return 0;
   }
 
   /** Removes `key`; returns the size of the record it pointed at, or 0 when absent. */
   delete(key: string): number {
-    const slot = this.tree.get(key) ?? -1;
-    if (slot < 0) return 0;
-    this.tree.delete(key);
-    this.keyBytes -= key.length;
-    const previousSize = this.sizes[slot]!;
-    this.releaseSlot(slot);
+    const table = this.table;
+    const mask = this.tableMask;
+    let at = hashKey(key, this.seed) & mask;
+    for (;;) {
+      const entry = table[at]!;
+      if (entry === EMPTY) return 0;
+      if (entry > 0 && this.slotKeys[entry - 1] === key) break;
+      at = (at + 1) & mask;
+    }
+    const slot = table[at]! - 1;
+    table[at] = TOMBSTONE;
+    const previousSize = this.positions[slot * 3 + 2]!;
+    this.slotKeys[slot] = undefined;
+    this.freeSlots.push(slot);
+    this.liveCount--;
+    this.keyChars -= key.length;
+    this.staleCount++;
     return previousSize;
   }
 
   /** True when `key` still points exactly at (fileId, offset): the record is live. */
   isLive(key: string, fileId: number, offset: number): boolean {
-    const slot = this.tree.get(key) ?? -1;
-    return slot >= 0 && this.fileIds[slot] === fileId && this.offsets[slot] === offset;
-  }
-
-  clear(): void {
-    this.tree.clear();
-    this.freeCount = 0;
-    this.slotsUsed = 0;
-    this.keyBytes = 0;
+    const slot = this.slotOf(key);
+    return slot >= 0 && this.positions[slot * 3] === fileId && this.positions[slot * 3 + 1] === offset;
   }
 
   /**
-   * Up to `limit` entries of `range` in key order (or reverse), as [key, slot] pairs. Callers that want
-   * more call again with the range narrowed past the last key returned.
+   * Up to `limit` live entries of `range` in key order (or reverse), as [key, slot] pairs. Callers
+   * that want more call again with the range narrowed past the last key returned.
    */
   scan(range: KeyRange, reverse: boolean, limit: number): Array<[string, number]> {
+    this.foldPending();
+    return reverse ? this.scanDown(range, limit) : this.scanUp(range, limit);
+  }
+
+  private scanUp(range: KeyRange, limit: number): Array<[string, number]> {
     const found: Array<[string, number]> = [];
-    if (!reverse) {
-      const low = range.low ?? this.tree.minKey();
-      if (low === undefined) return found;
-      for (const pair of this.tree.entries(low)) {
-        const key = pair[0];
-        if (key === range.low && range.lowInclusive === false) continue;
-        if (range.high !== undefined && (key > range.high || (key === range.high && range.highInclusive !== true))) break;
-        found.push([key, pair[1]]);
-        if (found.length >= limit) break;
+    const base = this.base;
+    let b = range.low === undefined ? 0 : lowerBound(base, range.low, range.lowInclusive === false);
+    const deltaStart = range.low === undefined ? this.delta.minKey() : range.low;
+    const deltaIterator = deltaStart === undefined ? undefined : this.delta.keys(deltaStart);
+    let d = deltaIterator?.next();
+    const aboveHigh = (key: string): boolean =>
+      range.high !== undefined && (key > range.high || (key === range.high && range.highInclusive !== true));
+    let last: string | undefined;
+    while (found.length < limit) {
+      while (d !== undefined && !d.done && range.low !== undefined && range.lowInclusive === false && d.value === range.low) d = deltaIterator!.next();
+      const fromBase = b < base.length ? base[b] : undefined;
+      const fromDelta = d !== undefined && !d.done ? d.value : undefined;
+      let key: string;
+      if (fromBase === undefined && fromDelta === undefined) break;
+      if (fromDelta === undefined || (fromBase !== undefined && fromBase <= fromDelta)) {
+        key = fromBase!;
+        b++;
+        if (fromDelta === key) d = deltaIterator!.next();
+      } else {
+        key = fromDelta;
+        d = deltaIterator!.next();
       }
-    } else {
-      const high = range.high ?? this.tree.maxKey();
-      if (high === undefined) return found;
-      const skipHigh = range.high !== undefined && range.highInclusive !== true;
-      for (const pair of this.tree.entriesReversed(high, undefined, skipHigh)) {
-        const key = pair[0];
-        if (range.low !== undefined && (key < range.low || (key === range.low && range.lowInclusive === false))) break;
-        found.push([key, pair[1]]);
-        if (found.length >= limit) break;
-      }
+      if (aboveHigh(key)) break;
+      if (key === last) continue;
+      last = key;
+      const slot = this.slotOf(key);
+      if (slot >= 0) found.push([key, slot]);
     }
     return found;
   }
 
-  /**
-   * Estimated heap bytes: per key a sequential one-byte string (16-byte header, body rounded to 8), a
-   * tree slot (8) for the key and one for the value, plus the node fill overhead; and the typed arrays.
-   */
+  private scanDown(range: KeyRange, limit: number): Array<[string, number]> {
+    const found: Array<[string, number]> = [];
+    const base = this.base;
+    // Index of the last base key within the upper bound.
+    let b = range.high === undefined ? base.length - 1 : lowerBound(base, range.high, range.highInclusive === true) - 1;
+    const deltaStart = range.high === undefined ? this.delta.maxKey() : range.high;
+    const skipHigh = range.high !== undefined && range.highInclusive !== true;
+    const deltaIterator = deltaStart === undefined ? undefined : this.delta.entriesReversed(deltaStart, undefined, skipHigh);
+    let d = deltaIterator?.next();
+    const belowLow = (key: string): boolean =>
+      range.low !== undefined && (key < range.low || (key === range.low && range.lowInclusive === false));
+    let last: string | undefined;
+    while (found.length < limit) {
+      const fromBase = b >= 0 ? base[b] : undefined;
+      const fromDelta = d !== undefined && !d.done ? d.value[0] : undefined;
+      let key: string;
+      if (fromBase === undefined && fromDelta === undefined) break;
+      if (fromDelta === undefined || (fromBase !== undefined && fromBase >= fromDelta)) {
+        key = fromBase!;
+        b--;
+        if (fromDelta === key) d = deltaIterator!.next();
+      } else {
+        key = fromDelta;
+        d = deltaIterator!.next();
+      }
+      if (belowLow(key)) break;
+      if (key === last) continue;
+      last = key;
+      const slot = this.slotOf(key);
+      if (slot >= 0) found.push([key, slot]);
+    }
+    return found;
+  }
+
+  /** Every live slot, in no particular order (for merge and backup bookkeeping). */
+  *slots(): IterableIterator<number> {
+    for (let slot = 0; slot < this.slotKeys.length; slot++) if (this.slotKeys[slot] !== undefined) yield slot;
+  }
+
+  /** Moves pending keys into the ordered view: one by one when few, by a rebuild when many. */
+  private foldPending(): void {
+    const pending = this.pendingKeys;
+    if (pending.length === 0 && this.staleCount <= (this.base.length + this.delta.size) / 4 + 1024) return;
+    if (pending.length + this.delta.size <= DELTA_KEYS_MAX && this.staleCount <= (this.base.length + this.delta.size) / 4 + 1024) {
+      for (const key of pending) this.delta.set(key, undefined, false);
+      this.pendingKeys = [];
+      return;
+    }
+    this.rebuildOrderedView();
+  }
+
+  private rebuildOrderedView(): void {
+    const keys: string[] = [];
+    for (const key of this.slotKeys) if (key !== undefined) keys.push(key);
+    keys.sort();
+    this.base = keys;
+    this.delta.clear();
+    this.pendingKeys = [];
+    this.staleCount = 0;
+  }
+
+  /** Estimated heap bytes: key strings, hash table, slot arrays, positions and the ordered view. */
   estimateBytes(): number {
-    const keys = this.tree.size;
-    const stringBytes = keys * 16 + Math.ceil(this.keyBytes / 8) * 8 + keys * 4;
-    const treeBytes = keys * 16 * 1.35; // two 8-byte array slots per entry, nodes ~74% full on average
-    const slotBytes = this.fileIds.length * (4 + 8 + 4 + 4);
-    return Math.round(stringBytes + treeBytes + slotBytes);
+    const keys = this.liveCount;
+    const stringBytes = keys * 16 + this.keyChars + keys * 4; // header + body (+ alignment)
+    const tableBytes = this.table.byteLength;
+    const slotBytes = this.slotKeys.length * 8 + this.positions.byteLength + this.freeSlots.length * 8;
+    const orderedBytes = this.base.length * 8 + (this.delta.size + this.pendingKeys.length) * 16;
+    return Math.round(stringBytes + tableBytes + slotBytes + orderedBytes);
   }
 
-  private allocateSlot(): number {
-    if (this.freeCount > 0) return this.freeSlots[--this.freeCount]!;
-    if (this.slotsUsed === this.fileIds.length) this.grow();
-    return this.slotsUsed++;
+  private writePosition(slot: number, fileId: number, offset: number, size: number): void {
+    const at = slot * 3;
+    this.positions[at] = fileId;
+    this.positions[at + 1] = offset;
+    this.positions[at + 2] = size;
   }
 
-  private releaseSlot(slot: number): void {
-    assert(this.freeCount < this.freeSlots.length, 'free slot stack overflow');
-    this.freeSlots[this.freeCount++] = slot;
+  private insertIntoTable(key: string, slot: number): void {
+    if ((this.tableUsed + 1) * 2 > this.table.length) this.resizeTable();
+    const mask = this.tableMask;
+    let at = hashKey(key, this.seed) & mask;
+    while (this.table[at]! > 0) at = (at + 1) & mask;
+    if (this.table[at] === EMPTY) this.tableUsed++;
+    this.table[at] = slot + 1;
   }
 
-  private grow(): void {
-    const capacity = this.fileIds.length * 2;
-    const fileIds = new Uint32Array(capacity);
-    fileIds.set(this.fileIds);
-    const offsets = new Float64Array(capacity);
-    offsets.set(this.offsets);
-    const sizes = new Uint32Array(capacity);
-    sizes.set(this.sizes);
-    const freeSlots = new Int32Array(capacity);
-    freeSlots.set(this.freeSlots);
-    this.fileIds = fileIds;
-    this.offsets = offsets;
-    this.sizes = sizes;
-    this.freeSlots = freeSlots;
+  /** Rehashes live entries into a table at most half full (dropping tombstones). */
+  private resizeTable(): void {
+    let capacity = this.table.length;
+    while ((this.liveCount + 1) * 2 > capacity) capacity *= 2;
+    const table = new Int32Array(capacity);
+    const mask = capacity - 1;
+    for (let slot = 0; slot < this.slotKeys.length; slot++) {
+      const key = this.slotKeys[slot];
+      if (key === undefined) continue;
+      let at = hashKey(key, this.seed) & mask;
+      while (table[at] !== EMPTY) at = (at + 1) & mask;
+      table[at] = slot + 1;
+    }
+    this.table = table;
+    this.tableMask = mask;
+    this.tableUsed = this.liveCount;
+  }
+
+  private growPositions(): void {
+    const positions = new Uint32Array(this.positions.length * 2);
+    positions.set(this.positions);
+    this.positions = positions;
   }
 }

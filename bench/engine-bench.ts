@@ -1,0 +1,266 @@
+// Engine benchmark: caskdb against classic-level (LevelDB) and lmdb in the same run, each engine in
+// its own child process so peak RSS is its own. Prints a table; not a test.
+//   npm run bench                       (1,000,000 keys)
+//   npm run bench -- --keys 200000      (quicker)
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Db } from '../src/index.js';
+
+type Engine = 'caskdb' | 'leveldb' | 'lmdb';
+type Results = Record<string, number>;
+
+const VALUE_BYTES = 100;
+const KEY_BYTES = 16;
+
+function argValue(name: string, fallback: number): number {
+  const at = process.argv.indexOf(name);
+  return at >= 0 ? Number(process.argv[at + 1]) : fallback;
+}
+
+/** Deterministic pseudo-random keys (splitmix-like), so every engine sees the same keys. */
+function makeKeys(count: number, seed: number): Buffer[] {
+  let state = BigInt(seed);
+  const keys: Buffer[] = [];
+  for (let i = 0; i < count; i++) {
+    const key = Buffer.allocUnsafe(KEY_BYTES);
+    for (let w = 0; w < KEY_BYTES; w += 8) {
+      state = (state + 0x9e3779b97f4a7c15n) & 0xffffffffffffffffn;
+      let z = state;
+      z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & 0xffffffffffffffffn;
+      z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & 0xffffffffffffffffn;
+      key.writeBigUInt64BE(z ^ (z >> 31n), w);
+    }
+    keys.push(key);
+  }
+  return keys;
+}
+
+function peakRssMiB(): number {
+  const status = spawnSync('cat', [`/proc/${process.pid}/status`], { encoding: 'utf8' }).stdout;
+  const match = /VmHWM:\s+(\d+) kB/.exec(status);
+  return match ? Number(match[1]) / 1024 : NaN;
+}
+
+async function timed(count: number, body: () => Promise<void> | void): Promise<number> {
+  const started = performance.now();
+  await body();
+  return count / ((performance.now() - started) / 1000);
+}
+
+async function inFlight(total: number, writers: number, write: (i: number) => Promise<void>): Promise<number> {
+  let next = 0;
+  return timed(total, async () => {
+    await Promise.all(
+      Array.from({ length: writers }, async () => {
+        while (next < total) await write(next++);
+      }),
+    );
+  });
+}
+
+interface Adapter {
+  put(key: Buffer, value: Buffer): Promise<void>;
+  putBatch(entries: Array<[Buffer, Buffer]>): Promise<void>;
+  get(key: Buffer): Promise<Buffer | undefined> | Buffer | undefined;
+  getMany?(keys: Buffer[]): Promise<unknown[]>;
+  scan(): Promise<number> | number;
+  durablePut(key: Buffer, value: Buffer): Promise<void>;
+  close(): Promise<void>;
+  reopen(): Promise<void>;
+  openDurable(): Promise<void>;
+  extra(): Results;
+}
+
+async function caskdbAdapter(dir: string): Promise<Adapter> {
+  let db = await Db.open({ dir, sync: 'none' });
+  return {
+    put: (k, v) => db.put(k, v),
+    putBatch: (entries) => db.write(entries.map(([key, value]) => ({ type: 'put', key, value }))),
+    get: (k) => db.get(k),
+    scan: () => {
+      let n = 0;
+      for (const _ of db.iterate()) n++;
+      return n;
+    },
+    durablePut: (k, v) => db.put(k, v),
+    close: () => db.close(),
+    reopen: async () => {
+      db = await Db.open({ dir, sync: 'none' });
+    },
+    openDurable: async () => {
+      await db.close();
+      db = await Db.open({ dir, sync: 'always' });
+    },
+    extra: () => ({ indexBytesPerKey: db.stat().indexBytesPerKey }),
+  };
+}
+
+async function levelAdapter(dir: string): Promise<Adapter> {
+  const { ClassicLevel } = await import('classic-level');
+  let db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+  await db.open();
+  return {
+    put: (k, v) => db.put(k, v),
+    putBatch: (entries) => db.batch(entries.map(([key, value]) => ({ type: 'put' as const, key, value }))),
+    get: (k) => db.get(k),
+    getMany: (keys) => db.getMany(keys),
+    scan: async () => {
+      let n = 0;
+      for await (const _ of db.iterator()) n++;
+      return n;
+    },
+    durablePut: (k, v) => db.put(k, v, { sync: true }),
+    close: () => db.close(),
+    reopen: async () => {
+      db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+      await db.open();
+    },
+    openDurable: async () => {},
+    extra: () => ({}),
+  };
+}
+
+async function lmdbAdapter(dir: string): Promise<Adapter> {
+  const { open } = await import('lmdb');
+  const openDb = () => open<Buffer, Buffer>({ path: dir, keyEncoding: 'binary', encoding: 'binary' });
+  let db = openDb();
+  return {
+    put: async (k, v) => {
+      await db.put(k, v);
+    },
+    putBatch: async (entries) => {
+      await db.batch(() => {
+        for (const [k, v] of entries) void db.put(k, v);
+      });
+    },
+    get: (k) => db.get(k),
+    scan: () => {
+      let n = 0;
+      for (const _ of db.getRange()) n++;
+      return n;
+    },
+    durablePut: async (k, v) => {
+      await db.put(k, v);
+      await db.flushed;
+    },
+    close: () => db.close(),
+    reopen: async () => {
+      db = openDb();
+    },
+    openDurable: async () => {},
+    extra: () => ({}),
+  };
+}
+
+async function runEngine(engine: Engine, keyCount: number): Promise<Results> {
+  const dir = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), `bench-${engine}-`));
+  const results: Results = {};
+  try {
+    const adapter = engine === 'caskdb' ? await caskdbAdapter(dir) : engine === 'leveldb' ? await levelAdapter(dir) : await lmdbAdapter(dir);
+    const keys = makeKeys(keyCount, 42);
+    const value = Buffer.alloc(VALUE_BYTES, 'v');
+    const awaitedCount = Math.min(keyCount, argValue('--awaited', 200_000));
+    // Awaited puts on the first slice of keys, then the rest in batches of 1,000.
+    results.awaitedPutsPerSec = await timed(awaitedCount, async () => {
+      for (let i = 0; i < awaitedCount; i++) await adapter.put(keys[i]!, value);
+    });
+    const batchedCount = keyCount - awaitedCount;
+    results.batchedPutsPerSec = await timed(batchedCount, async () => {
+      for (let i = awaitedCount; i < keyCount; i += 1000) {
+        const entries: Array<[Buffer, Buffer]> = [];
+        for (let j = i; j < Math.min(i + 1000, keyCount); j++) entries.push([keys[j]!, value]);
+        await adapter.putBatch(entries);
+      }
+    });
+    const probes = makeKeys(200_000, 7).map((b) => keys[b.readUInt32BE(0) % keyCount]!);
+    results.getsPerSec = await timed(probes.length, async () => {
+      for (const k of probes) {
+        const v = adapter.get(k);
+        if (v instanceof Promise) await v;
+      }
+    });
+    if (adapter.getMany !== undefined) {
+      const getMany = adapter.getMany;
+      results.getManyPerSec = await timed(probes.length, async () => {
+        for (let i = 0; i < probes.length; i += 1000) await getMany(probes.slice(i, i + 1000));
+      });
+    }
+    let scanned = 0;
+    results.scanPerSec = await timed(keyCount, async () => {
+      scanned = await adapter.scan();
+    });
+    results.scannedKeys = scanned;
+    Object.assign(results, adapter.extra());
+    let started = performance.now();
+    await adapter.close();
+    results.closeMs = performance.now() - started;
+    started = performance.now();
+    await adapter.reopen();
+    results.reopenMs = performance.now() - started;
+    await adapter.openDurable();
+    const durableKeys = makeKeys(40_000, 99);
+    results.durable1PerSec = await inFlight(2_000, 1, (i) => adapter.durablePut(durableKeys[i]!, value));
+    results.durable64PerSec = await inFlight(20_000, 64, (i) => adapter.durablePut(durableKeys[20_000 + i]!, value));
+    await adapter.close();
+    results.peakRssMiB = peakRssMiB();
+    return results;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function format(value: number | undefined, unit: string): string {
+  if (value === undefined || Number.isNaN(value)) return '—';
+  if (unit === '/s') return value >= 1e6 ? `${(value / 1e6).toFixed(2)}M/s` : `${(value / 1e3).toFixed(1)}k/s`;
+  if (unit === 'ms') return `${value.toFixed(0)} ms`;
+  if (unit === 'MiB') return `${value.toFixed(0)} MiB`;
+  return value.toFixed(0);
+}
+
+async function main(): Promise<void> {
+  const childEngine = process.env.BENCH_ENGINE as Engine | undefined;
+  const keyCount = argValue('--keys', 1_000_000);
+  if (childEngine !== undefined) {
+    process.stdout.write(JSON.stringify(await runEngine(childEngine, keyCount)) + '\n');
+    return;
+  }
+  const engines: Engine[] = ['caskdb', 'leveldb', 'lmdb'];
+  const all: Partial<Record<Engine, Results>> = {};
+  for (const engine of engines) {
+    process.stderr.write(`running ${engine} with ${keyCount} keys…\n`);
+    const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+      env: { ...process.env, BENCH_ENGINE: engine },
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+      maxBuffer: 1 << 20,
+    });
+    if (child.status !== 0) throw new Error(`${engine} benchmark failed with status ${child.status}`);
+    all[engine] = JSON.parse(child.stdout.trim().split('\n').pop()!) as Results;
+  }
+  const rows: Array<[string, string, string]> = [
+    [`awaited puts (first ${Math.min(keyCount, argValue('--awaited', 200_000))})`, 'awaitedPutsPerSec', '/s'],
+    ['puts in batches of 1,000', 'batchedPutsPerSec', '/s'],
+    ['random gets (200k)', 'getsPerSec', '/s'],
+    ['random gets, getMany ×1000', 'getManyPerSec', '/s'],
+    ['full ordered scan', 'scanPerSec', '/s'],
+    ['close', 'closeMs', 'ms'],
+    ['reopen (no hint file)', 'reopenMs', 'ms'],
+    ['durable puts, 1 in flight', 'durable1PerSec', '/s'],
+    ['durable puts, 64 in flight', 'durable64PerSec', '/s'],
+    ['peak RSS', 'peakRssMiB', 'MiB'],
+    ['index bytes per key', 'indexBytesPerKey', ''],
+  ];
+  const header = ['metric', ...engines];
+  const table = rows.map(([label, key, unit]) => [label, ...engines.map((e) => format(all[e]?.[key], unit))]);
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ');
+  console.log(`\n${keyCount} keys of ${KEY_BYTES} bytes, values of ${VALUE_BYTES} bytes; caskdb sync 'none' / LevelDB sync:false except the durable rows`);
+  console.log(line(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('-|-'));
+  for (const row of table) console.log(line(row));
+}
+
+await main();
