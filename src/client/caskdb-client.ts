@@ -294,11 +294,12 @@ export class CaskClient {
       } catch (error) {
         if (isReplyError(error) || error instanceof CaskError) throw error;
         lastError = error;
-        failures.push(`${server.address}: ${error instanceof Error ? error.message : String(error)}`);
+        failures.push(error instanceof NotSentError ? error.message : `${server.address}: ${error instanceof Error ? error.message : String(error)}`);
         if (error instanceof NotSentError) continue; // nothing was written: any server may take it
         if (spec.write) {
           const code = isTimeout(error) ? ErrorCode.Timeout : ErrorCode.Io;
-          throw new CaskError(code, `${spec.name} was sent to ${server.address} but no reply came (${failures.at(-1)}); it may or may not have been applied, so it was not retried`, { cause: error });
+          const reason = error instanceof Error ? error.message : String(error);
+          throw new CaskError(code, `${spec.name} was sent to ${server.address} but no reply came (${reason}); it may or may not have been applied, so it was not retried`, { cause: error });
         }
       }
     }

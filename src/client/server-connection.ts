@@ -46,6 +46,8 @@ export class ServerConnection implements BalancerServer {
       lazyConnect: true,
       enableOfflineQueue: false,
       enableReadyCheck: false,
+      protocol: 2, // RESP2: no HELLO round trip before the first command (ioredis 6 defaults to HELLO 3)
+      disableClientInfo: true, // no CLIENT SETINFO round trip per connection; caskdb needs no library tag
       autoResendUnfulfilledCommands: false,
       maxRetriesPerRequest: 0,
       connectTimeout: options.connectTimeoutMs,
