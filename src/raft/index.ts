@@ -1,6 +1,6 @@
 // The Raft core's public surface: RawNode (the application's handle), Storage and MemoryStorage, the
 // value types, the byte codec and the seeded PRNG. See docs/raft.md for the Ready contract.
-export { RawNode, type Status } from './raw-node.js';
+export { RawNode, type Status, bootstrapState } from './raw-node.js';
 export { type RaftConfig, type ReadOnlyOption, defaultRaftConfig, CAMPAIGN_TRANSFER } from './raft.js';
 export {
   type Storage,

@@ -14,6 +14,7 @@ import {
   type Message,
   type Ready,
   type SoftState,
+  ConfChangeType,
   EntryType,
   MessageType,
   NONE,
@@ -40,6 +41,25 @@ export interface Status {
   /** On the leader: each member's replication progress. */
   readonly progress: ReadonlyMap<number, { match: number; next: number; state: string; isLearner: boolean }>;
   readonly leadTransferee: number;
+}
+
+/**
+ * What each founding member of a new cluster persists before its first start: the initial voters as
+ * AddVoter entries 1..n of term 1, already committed. Because the initial configuration is in the log
+ * (not only in local metadata), a node that joins later with an empty log learns the whole membership
+ * history from the leader. A joining node starts with empty storage and does not bootstrap.
+ */
+export function bootstrapState(voters: readonly number[]): { entries: Entry[]; hardState: HardState } {
+  assert(voters.length > 0, 'bootstrap needs at least one voter');
+  const entries = voters.map(
+    (id, i): Entry => ({
+      term: 1,
+      index: i + 1,
+      type: EntryType.ConfChange,
+      data: encodeConfChange({ type: ConfChangeType.AddVoter, nodeId: id, context: new Uint8Array(0) }),
+    }),
+  );
+  return { entries, hardState: { term: 1, vote: NONE, commit: entries.length } };
 }
 
 export class RawNode {

@@ -2,7 +2,7 @@
 // inspect what it sends), and an in-process synchronous cluster that handles Readys by the contract
 // (persist → send → apply → advance) and records a readable trace of everything that happens.
 import { Raft, type RaftConfig } from '../../src/raft/raft.js';
-import { RawNode } from '../../src/raft/raw-node.js';
+import { RawNode, bootstrapState } from '../../src/raft/raw-node.js';
 import { MemoryStorage } from '../../src/raft/storage.js';
 import { Xoshiro128 } from '../../src/raft/prng.js';
 import {
@@ -99,12 +99,30 @@ export class Cluster {
   readonly out: string[] = [];
   messagesDelivered = 0;
 
-  constructor(readonly voters: number[], readonly cfg: TestConfig = {}, readonly learners: number[] = []) {
-    for (const id of [...voters, ...learners]) this.add(id, voters, learners);
+  /**
+   * With `bootstrap`, founding members get the initial configuration as log entries (bootstrapState), so
+   * nodes added later learn it by replication; otherwise it is only in each storage's snapshot metadata.
+   */
+  constructor(readonly voters: number[], readonly cfg: TestConfig = {}, readonly bootstrap = false) {
+    for (const id of voters) {
+      if (bootstrap) {
+        const storage = new MemoryStorage();
+        const b = bootstrapState(voters);
+        storage.append(b.entries);
+        storage.setHardState(b.hardState);
+        this.addWithStorage(id, storage);
+      } else {
+        this.add(id, voters);
+      }
+    }
   }
 
+  /** Adds a node; with no voters given it starts empty, waiting to be contacted by a leader (a joiner). */
   add(id: number, voters: number[] = [], learners: number[] = []): void {
-    const storage = newStorage(voters, learners);
+    this.addWithStorage(id, newStorage(voters, learners));
+  }
+
+  private addWithStorage(id: number, storage: MemoryStorage): void {
     const node: ClusterNode = { id, storage, raw: undefined, applied: [], appliedIndex: 0 };
     this.nodes.set(id, node);
     this.start(node);

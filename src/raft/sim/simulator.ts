@@ -7,7 +7,7 @@ import { AssertionError } from '../../util/assert.js';
 import { isCaskError } from '../../util/errors.js';
 import { applyConfChange } from '../conf-change.js';
 import { Xoshiro128 } from '../prng.js';
-import { RawNode } from '../raw-node.js';
+import { RawNode, bootstrapState } from '../raw-node.js';
 import { MemoryStorage } from '../storage.js';
 import {
   type ConfState,
@@ -186,7 +186,11 @@ export class Simulation {
     this.net = new SimNetwork(this.rng.fork(), true);
     const voters = Array.from({ length: opts.nodes }, (_, i) => i + 1);
     for (const id of voters) {
-      const storage = new MemoryStorage({ voters, learners: [] });
+      // Founding members bootstrap through the log (bootstrapState), as a real cluster does.
+      const storage = new MemoryStorage();
+      const boot = bootstrapState(voters);
+      storage.append(boot.entries);
+      storage.setHardState(boot.hardState);
       const node: SimNode = {
         id,
         storage,
