@@ -4,4 +4,3 @@ export { MemoryRegistry, MemoryRegistryHub } from './memory-registry.js';
 export { ZooKeeperRegistry, validateRoot, type ZooKeeperRegistryOptions } from './zookeeper-registry.js';
 export { startRegistration, advertiseAddress, type RegistrationConfig, type ServerRegistration } from './start-registration.js';
 export { Backoff, type BackoffOptions } from './backoff.js';
-export { createRegistryHook, type RegistryHook } from './server-hook.js';
