@@ -39,10 +39,6 @@ export interface ClientOptions {
 export type Value = string | Buffer | number;
 
 export interface SetOptions {
-  /** Expire after this many seconds. */
-  ex?: number;
-  /** Expire after this many milliseconds. */
-  px?: number;
   /** Only set when the key does not exist. */
   nx?: boolean;
   /** Only set when the key exists. */
@@ -146,8 +142,6 @@ export class CaskClient {
   /** True when the value was stored (false when NX/XX prevented it). */
   async set(key: string, value: Value, options: SetOptions = {}): Promise<boolean> {
     const args: Value[] = [key, value];
-    if (options.ex !== undefined) args.push('EX', options.ex);
-    if (options.px !== undefined) args.push('PX', options.px);
     if (options.nx === true) args.push('NX');
     if (options.xx === true) args.push('XX');
     return (await this.call({ name: 'SET', args, key, write: true })) === 'OK';
@@ -199,14 +193,14 @@ export class CaskClient {
     return Number(await this.call({ name: 'STRLEN', args: [key], key, write: false }));
   }
 
-  /** True when the timeout was set. */
-  async expire(key: string, seconds: number): Promise<boolean> {
-    return Number(await this.call({ name: 'EXPIRE', args: [key, seconds], key, write: true })) === 1;
+  /** Returns the value and deletes the key (undefined when it did not exist). */
+  async getdel(key: string): Promise<string | undefined> {
+    return toOptional(await this.call({ name: 'GETDEL', args: [key], key, write: true }));
   }
 
-  /** Seconds to live; −1 without expiry, −2 when the key does not exist. */
-  async ttl(key: string): Promise<number> {
-    return Number(await this.call({ name: 'TTL', args: [key], key, write: false }));
+  /** Sets the value and returns the previous one (undefined when there was none). */
+  async getset(key: string, value: Value): Promise<string | undefined> {
+    return toOptional(await this.call({ name: 'GETSET', args: [key, value], key, write: true }));
   }
 
   async ping(): Promise<string> {

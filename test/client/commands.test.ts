@@ -2,12 +2,12 @@
 import { before, after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createClient, type CaskClient } from '../../src/client/index.js';
-import { direct, startRedis, type Backend } from './servers.js';
+import { direct, startServer, type Backend } from './servers.js';
 
 let backends: Backend[] = [];
 let client: CaskClient;
 before(async () => {
-  backends = await Promise.all([startRedis(), startRedis(), startRedis()]);
+  backends = await Promise.all([startServer(), startServer(), startServer()]);
   client = createClient({ servers: backends.map((b) => b.address) });
 });
 after(async () => {
@@ -25,16 +25,16 @@ test('get / set / del / exists: a missing key is undefined, not an error', async
   assert.equal(await client.exists('cmd:a'), 0);
 });
 
-test('set with NX / XX / EX reports whether it stored', async () => {
+test('set with NX / XX reports whether it stored; getset and getdel return the old value', async () => {
   assert.equal(await client.set('cmd:nx', 'first', { nx: true }), true);
   assert.equal(await client.set('cmd:nx', 'second', { nx: true }), false);
   assert.equal(await client.get('cmd:nx'), 'first');
   assert.equal(await client.set('cmd:xx-missing', 'v', { xx: true }), false);
-  assert.equal(await client.set('cmd:ex', 'v', { ex: 100 }), true);
-  const ttl = await client.ttl('cmd:ex');
-  assert.ok(ttl > 90 && ttl <= 100);
-  assert.equal(await client.ttl('cmd:nx'), -1);
-  assert.equal(await client.expire('cmd:nx', 50), true);
+  assert.equal(await client.set('cmd:nx', 'third', { xx: true }), true);
+  assert.equal(await client.getset('cmd:nx', 'fourth'), 'third');
+  assert.equal(await client.getdel('cmd:nx'), 'fourth');
+  assert.equal(await client.getdel('cmd:nx'), undefined);
+  assert.equal(await client.getset('cmd:gs-new', 'v'), undefined);
 });
 
 test('incr / incrby / decr / decrby / append / strlen', async () => {

@@ -6,11 +6,11 @@ import assert from 'node:assert/strict';
 import { createClient, isCaskError } from '../../src/client/index.js';
 import { MemoryRegistryHub } from '../../src/registry/index.js';
 import { freePort } from '../support/zookeeper.js';
-import { direct, startDelayProxy, startRedis, startSwallowingServer } from './servers.js';
+import { direct, startDelayProxy, startServer, startSwallowingServer } from './servers.js';
 import { waitFor } from '../registry/conformance.js';
 
 test('a killed server is marked down, requests go to the others, and it is used again once back', async (t) => {
-  const backends = await Promise.all([startRedis(), startRedis(), startRedis()]);
+  const backends = await Promise.all([startServer(), startServer(), startServer()]);
   const client = createClient({ servers: backends.map((b) => b.address) }, { balancer: 'round-robin', reconnectBaseMs: 50, reconnectMaxMs: 200 });
   t.after(async () => { await client.close(); await Promise.all(backends.map((b) => b.stop())); });
   for (let i = 0; i < 9; i++) await client.set(`fo:${i}`, 'v');
@@ -30,7 +30,7 @@ test('a killed server is marked down, requests go to the others, and it is used 
 
 test('a write whose connection drops after it was sent fails with CASKDB_IO and is not retried', async (t) => {
   const swallow = await startSwallowingServer();
-  const healthy = await startRedis();
+  const healthy = await startServer();
   const client = createClient({ servers: [swallow.address, healthy.address] }, { balancer: 'round-robin' });
   t.after(async () => { await client.close(); await swallow.close(); await healthy.stop(); });
   await assert.rejects(client.set('fo:w', 'v'), (e) => isCaskError(e, 'CASKDB_IO') && /may or may not have been applied/.test(e.message));
@@ -45,7 +45,7 @@ test('a write whose connection drops after it was sent fails with CASKDB_IO and 
 
 test('a read whose connection drops after it was sent is retried on another server', async (t) => {
   const swallow = await startSwallowingServer();
-  const healthy = await startRedis();
+  const healthy = await startServer();
   const seed = await direct(healthy.address);
   await seed.set('fo:r', 'from-healthy');
   seed.disconnect();
@@ -57,7 +57,7 @@ test('a read whose connection drops after it was sent is retried on another serv
 
 test('a write to a server that refuses connections moves to another server (nothing was sent)', async (t) => {
   const deadPort = await freePort();
-  const healthy = await startRedis();
+  const healthy = await startServer();
   const client = createClient({ servers: [`127.0.0.1:${deadPort}`, healthy.address] }, { balancer: 'round-robin' });
   t.after(async () => { await client.close(); await healthy.stop(); });
   assert.equal(await client.set('fo:moved', 'v'), true);
@@ -75,8 +75,8 @@ test('with every server down a request fails with CASKDB_NO_SERVER after bounded
 });
 
 test('a read that times out moves on; a write that times out fails with CASKDB_TIMEOUT', async (t) => {
-  const slow = await startRedis();
-  const fast = await startRedis();
+  const slow = await startServer();
+  const fast = await startServer();
   const proxy = await startDelayProxy(slow.port, 1_000);
   const client = createClient({ servers: [proxy.address, fast.address] }, { balancer: 'round-robin', commandTimeoutMs: 200 });
   const slowOnly = createClient({ servers: [proxy.address, fast.address] }, { balancer: { name: 'always-first', pick: (_r, list) => list[0] as never }, commandTimeoutMs: 200 });
@@ -91,7 +91,7 @@ test('a read that times out moves on; a write that times out fails with CASKDB_T
 });
 
 test('least-active steers away from a deliberately slowed server; round robin does not', async (t) => {
-  const backends = await Promise.all([startRedis(), startRedis(), startRedis()]);
+  const backends = await Promise.all([startServer(), startServer(), startServer()]);
   const proxy = await startDelayProxy(backends[2]?.port ?? 0, 20);
   const addresses = [backends[0]?.address ?? '', backends[1]?.address ?? '', proxy.address];
   t.after(async () => { await proxy.close(); await Promise.all(backends.map((b) => b.stop())); });
@@ -116,7 +116,7 @@ test('least-active steers away from a deliberately slowed server; round robin do
 });
 
 test('in Raft mode writes go to the leader and reads spread; without a leader writes fail CASKDB_NO_LEADER', async (t) => {
-  const backends = await Promise.all([startRedis(), startRedis(), startRedis()]);
+  const backends = await Promise.all([startServer(), startServer(), startServer()]);
   const hub = new MemoryRegistryHub();
   const servers = hub.connect();
   const roles = ['follower', 'leader', 'follower'];
@@ -142,7 +142,7 @@ test('in Raft mode writes go to the leader and reads spread; without a leader wr
 });
 
 test('servers registered or unregistered later are picked up or dropped', async (t) => {
-  const backends = await Promise.all([startRedis(), startRedis()]);
+  const backends = await Promise.all([startServer(), startServer()]);
   const hub = new MemoryRegistryHub();
   const servers = hub.connect();
   const first = servers.register('grow', backends[0]?.address ?? '', { weight: 100, role: 'standalone', version: '', startedAt: '' });

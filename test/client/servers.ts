@@ -1,6 +1,7 @@
-// Backends for client tests: real redis-server processes on loopback (stand-ins for `caskdb server` where
-// registration is not under test), a latency-adding TCP proxy (a "slow server"), and a server that
-// swallows requests and drops the connection (a write that may have been applied). All stopped by tests.
+// Backends for client tests: real `caskdb server` processes on loopback (or redis-server with
+// CASKDB_CLIENT_TEST_BACKEND=redis-server, to tell client bugs from server bugs), a latency-adding TCP
+// proxy (a "slow server"), and a server that swallows requests and drops the connection (a write that
+// may have been applied). Every test stops what it started; a process-exit hook kills leftovers.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -8,13 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from '../support/zookeeper.js';
+import { spawnCaskdb } from '../support/cli.js';
 
 export interface Backend {
   readonly port: number;
   readonly address: string;
   /** SIGKILL, like a crash. */
   kill(): Promise<void>;
-  /** Starts it again on the same port (data is not kept). */
+  /** Starts it again on the same port (and data directory). */
   restart(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -25,7 +27,7 @@ process.on('exit', () => { for (const c of live) c.kill('SIGKILL'); });
 async function waitForPing(port: number, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const redis = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+    const redis = new Redis({ host: '127.0.0.1', port, lazyConnect: true, protocol: 2, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
     redis.on('error', () => undefined);
     try {
       await redis.connect();
@@ -36,12 +38,16 @@ async function waitForPing(port: number, timeoutMs = 10_000): Promise<void> {
   throw new Error(`no PONG from 127.0.0.1:${port} within ${timeoutMs} ms`);
 }
 
-export async function startRedis(): Promise<Backend> {
+/** A key-value server for client tests: `caskdb server` unless CASKDB_CLIENT_TEST_BACKEND=redis-server. */
+export async function startServer(): Promise<Backend> {
   const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'caskdb-redis-'));
+  const dir = mkdtempSync(join(tmpdir(), 'caskdb-client-test-'));
+  const useRedis = process.env['CASKDB_CLIENT_TEST_BACKEND'] === 'redis-server';
   let child: ChildProcess | undefined;
   const start = async (): Promise<void> => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+    child = useRedis
+      ? spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' })
+      : spawnCaskdb(['server', '--port', String(port), '--dir', join(dir, 'data')], { stdio: 'ignore' });
     live.add(child);
     const c = child;
     c.once('exit', () => live.delete(c));
@@ -122,7 +128,7 @@ export async function startSwallowingServer(): Promise<{ address: string; receiv
 /** A direct connection to one server, to check where keys landed. */
 export async function direct(address: string): Promise<Redis> {
   const [host, port] = address.split(':');
-  const redis = new Redis({ host: host ?? '127.0.0.1', port: Number(port), lazyConnect: true, maxRetriesPerRequest: 0 });
+  const redis = new Redis({ host: host ?? '127.0.0.1', port: Number(port), lazyConnect: true, protocol: 2, maxRetriesPerRequest: 0 });
   await redis.connect();
   return redis;
 }
