@@ -19,10 +19,14 @@ import { CaskError, ErrorCode, isCaskError } from '../util/errors.js';
 import { dataFilePath, SEQ_NO_FILE_NAME, SEQ_NO_KEY } from './file-names.js';
 import { indexKeyToBuffer, prefixSuccessor, toBuffer, toIndexKey } from './keys.js';
 import { resolveOptions, type DbOptions, type ResolvedOptions } from './options.js';
-import { corruption, recover } from './recovery.js';
+import { copyBackup, type BackupResult } from './backup.js';
+import { runMerge, type MergeHost, type MergeOutput } from './merge.js';
+import { corruption, moveMergedFiles, recover, type RecoveredState } from './recovery.js';
+import { WriteBatch } from './write-batch.js';
 import type { Bytes, EngineStat, IterateOptions, KvEngine, SyncMode, WriteOp } from './types.js';
 
 const RESOLVED: Promise<void> = Promise.resolve();
+const AUTO_MERGE_CHECK_MS = 1000;
 const READ_SCRATCH_BYTES = 64 * 1024;
 const WRITE_SCRATCH_BYTES = 1024 * 1024;
 const EVERYSEC_INTERVAL_MS = 1000;
@@ -63,7 +67,9 @@ export class Db implements KvEngine {
   private activeFileId: number;
   private activeFile: RandomAccessFile;
   private activeOffset: number;
-  private reclaimableBytes: number;
+  /** Bytes of superseded, deleted and unfinished records per data file, and their sum. */
+  private readonly garbageBytes: Map<number, number>;
+  private reclaimableBytes = 0;
   private diskBytes: number;
   private lastSeq: number;
   private readonly openMs: number;
@@ -76,11 +82,16 @@ export class Db implements KvEngine {
   private pendingSyncGroup: Deferred | undefined;
   private everysecTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** The running merge or backup: at most one at a time. */
+  private maintenance: Promise<unknown> | undefined;
+  private merging = false;
+  private mergeTimer: NodeJS.Timeout | undefined;
+  private lastMerge: { at: number; inputBytes: number; outputBytes: number; ms: number } | undefined;
   private closing: Promise<void> | undefined;
   /** Set after a fatal I/O failure; writes are refused with it until the Db is reopened. */
   private failure: CaskError | undefined;
 
-  private constructor(options: ResolvedOptions, lock: DirLock, state: ReturnType<typeof recover>, openMs: number) {
+  private constructor(options: ResolvedOptions, lock: DirLock, state: RecoveredState, openMs: number) {
     this.options = options;
     this.fs = options.fileSystem;
     this.dir = options.dir;
@@ -92,13 +103,18 @@ export class Db implements KvEngine {
     assert(active !== undefined, 'recovery returned no active file');
     this.activeFile = active;
     this.activeOffset = state.activeOffset;
-    this.reclaimableBytes = state.reclaimableBytes;
+    this.garbageBytes = state.garbageBytes;
+    for (const bytes of state.garbageBytes.values()) this.reclaimableBytes += bytes;
     this.diskBytes = state.diskBytes;
     this.lastSeq = state.lastSeq;
     this.openMs = openMs;
     if (options.sync === 'everysec') {
       this.everysecTimer = setInterval(() => this.syncInBackground(), EVERYSEC_INTERVAL_MS);
       this.everysecTimer.unref();
+    }
+    if (options.mergeRatio > 0) {
+      this.mergeTimer = setInterval(() => this.maybeMerge(), AUTO_MERGE_CHECK_MS);
+      this.mergeTimer.unref();
     }
   }
 
@@ -110,7 +126,7 @@ export class Db implements KvEngine {
     fs.mkdir(resolved.dir);
     const lock = await fs.lockDir(resolved.dir);
     try {
-      const state = recover(fs, resolved.dir, resolved.truncateCorruptTail, resolved.logger);
+      const state = await recover(fs, resolved.dir, resolved.truncateCorruptTail, resolved.logger, resolved.onMergeStep);
       const db = new Db(resolved, lock, state, performance.now() - started);
       resolved.logger({ level: 'info', msg: 'opened', dir: resolved.dir, keys: state.index.size, ms: Math.round(db.openMs) });
       return db;
@@ -205,7 +221,7 @@ export class Db implements KvEngine {
       const scratch = this.scratchFor(size);
       encodeRecordInto(scratch, 0, RecordType.Normal, 0, keyBytes, valueBytes);
       const offset = this.appendRun(scratch, size);
-      this.reclaimableBytes += this.index.set(toIndexKey(keyBytes), this.activeFileId, offset, size);
+      this.addSuperseded(this.index.set(toIndexKey(keyBytes), this.activeFileId, offset, size));
       return this.acknowledge();
     } catch (error) {
       return Promise.reject(error);
@@ -223,7 +239,8 @@ export class Db implements KvEngine {
       const scratch = this.scratchFor(size);
       encodeRecordInto(scratch, 0, RecordType.Deleted, 0, keyBytes, EMPTY);
       this.appendRun(scratch, size);
-      this.reclaimableBytes += this.index.delete(indexKey) + size;
+      this.addSuperseded(this.index.delete(indexKey));
+      this.addGarbage(this.activeFileId, size);
       return this.acknowledge();
     } catch (error) {
       return Promise.reject(error);
@@ -284,10 +301,14 @@ export class Db implements KvEngine {
       const op = encoded[i]!;
       const fileId = positions.fileIds[i]!;
       const offset = positions.offsets[i]!;
-      if (op.type === RecordType.Normal) this.reclaimableBytes += this.index.set(op.indexKey, fileId, offset, op.size);
-      else this.reclaimableBytes += this.index.delete(op.indexKey) + op.size;
+      if (op.type === RecordType.Normal) {
+        this.addSuperseded(this.index.set(op.indexKey, fileId, offset, op.size));
+      } else {
+        this.addSuperseded(this.index.delete(op.indexKey));
+        this.addGarbage(fileId, op.size);
+      }
     }
-    this.reclaimableBytes += finishSize;
+    this.addGarbage(positions.fileIds[ops.length]!, finishSize);
     return this.acknowledge();
   }
 
@@ -322,7 +343,7 @@ export class Db implements KvEngine {
         try {
           flushRun();
         } catch (error) {
-          this.reclaimableBytes += runStart; // what earlier runs wrote is garbage now
+          this.addGarbage(this.activeFileId, runStart); // what earlier runs wrote is garbage now
           throw error;
         }
         if (this.activeOffset > 0) this.rotate();
@@ -333,7 +354,7 @@ export class Db implements KvEngine {
     try {
       flushRun();
     } catch (error) {
-      this.reclaimableBytes += runStart;
+      this.addGarbage(this.activeFileId, runStart);
       throw error;
     }
     return { fileIds, offsets };
@@ -458,6 +479,145 @@ export class Db implements KvEngine {
     }
   }
 
+  /** Counts the record an index update superseded (its size is the update's result) as garbage. */
+  private addSuperseded(supersededBytes: number): void {
+    this.addGarbage(this.index.supersededFileId, supersededBytes);
+  }
+
+  private addGarbage(fileId: number, bytes: number): void {
+    if (bytes <= 0) return;
+    this.garbageBytes.set(fileId, (this.garbageBytes.get(fileId) ?? 0) + bytes);
+    this.reclaimableBytes += bytes;
+  }
+
+  // ---------------------------------------------------------------- batches, merge, backup
+
+  /** A new atomic write batch (see WriteBatch). */
+  batch(): WriteBatch {
+    this.assertOpen();
+    return new WriteBatch({
+      get: (key) => this.get(key),
+      write: (ops) => this.write(ops),
+      batchOpsMax: this.options.batchOpsMax,
+      batchBytesMax: this.options.batchBytesMax,
+    });
+  }
+
+  /**
+   * Compacts every data file older than the active one (see merge.ts) and installs the result.
+   * Reads and writes continue meanwhile. Fails with CASKDB_MERGE_IN_PROGRESS if a merge runs, and
+   * with CASKDB_NO_SPACE when the disk lacks room for the output.
+   */
+  async merge(): Promise<{ inputBytes: number; outputBytes: number; keys: number } | undefined> {
+    this.assertWritable();
+    if (this.merging) throw new CaskError(ErrorCode.MergeInProgress, 'a merge is already running');
+    await this.maintenance?.catch(() => {});
+    this.assertWritable();
+    if (this.merging) throw new CaskError(ErrorCode.MergeInProgress, 'a merge is already running');
+    this.merging = true;
+    const started = performance.now();
+    const run = runMerge(this.mergeHost()).then((output) => {
+      if (output === undefined) return undefined;
+      this.installMerge(output);
+      this.lastMerge = { at: Date.now(), inputBytes: output.inputBytes, outputBytes: output.outputBytes, ms: performance.now() - started };
+      return { inputBytes: output.inputBytes, outputBytes: output.outputBytes, keys: output.keys.length };
+    });
+    this.trackMaintenance(run, () => {
+      this.merging = false;
+    });
+    return run;
+  }
+
+  private mergeHost(): MergeHost {
+    return {
+      dir: this.dir,
+      fs: this.fs,
+      index: this.index,
+      dataFileBytesMax: this.options.dataFileBytesMax,
+      logger: this.options.logger,
+      onStep: this.options.onMergeStep,
+      sealActiveFile: () => {
+        if (this.activeOffset > 0) this.rotate();
+        return this.activeFileId;
+      },
+      filesBelow: (boundary) =>
+        [...this.files.entries()]
+          .filter(([id]) => id < boundary)
+          .sort((a, b) => a[0] - b[0])
+          .map(([id, file]) => ({ id, file, bytes: file.size(), garbageBytes: this.garbageBytes.get(id) ?? 0 })),
+      aborted: () => this.closing !== undefined || this.failure !== undefined,
+    };
+  }
+
+  /**
+   * Swaps the merged files in, synchronously so no read sees a half-installed state: close the old
+   * files, install the merge directory (crash-safe, same code as open), open the merged files, and
+   * move every key the merge copied — unless it was written again meanwhile — to its new position.
+   */
+  private installMerge(output: MergeOutput): void {
+    try {
+      for (const [id, file] of [...this.files.entries()]) {
+        if (id >= output.boundary) continue;
+        file.close();
+        this.files.delete(id);
+        this.garbageBytes.delete(id);
+      }
+      moveMergedFiles(this.fs, this.dir, output.boundary, this.options.logger, this.options.onMergeStep);
+      for (const id of output.mergedFileIds) this.files.set(id, this.fs.openFile(dataFilePath(this.dir, id), { writable: false, create: false }));
+    } catch (error) {
+      this.fail(new CaskError(ErrorCode.ReadOnly, 'merge install failed; reopen the database to finish it', { cause: error }));
+      throw error;
+    }
+    const { keys, oldFileIds, oldOffsets, newFileIds, newOffsets, newSizes } = output;
+    for (let i = 0; i < keys.length; i++) {
+      if (this.index.isLive(keys[i]!, oldFileIds[i]!, oldOffsets[i]!)) this.index.set(keys[i]!, newFileIds[i]!, newOffsets[i]!, newSizes[i]!);
+      else this.addGarbage(newFileIds[i]!, newSizes[i]!);
+    }
+    let reclaimable = 0;
+    for (const bytes of this.garbageBytes.values()) reclaimable += bytes;
+    this.reclaimableBytes = reclaimable;
+    let diskBytes = 0;
+    for (const file of this.files.values()) diskBytes += file === this.activeFile ? this.activeOffset : file.size();
+    this.diskBytes = diskBytes;
+  }
+
+  private maybeMerge(): void {
+    if (this.maintenance !== undefined || this.closing !== undefined || this.failure !== undefined) return;
+    if (this.diskBytes < this.options.mergeBytesMin || this.reclaimableBytes < this.diskBytes * this.options.mergeRatio) return;
+    this.options.logger({ level: 'info', msg: 'starting automatic merge', reclaimableBytes: this.reclaimableBytes, diskBytes: this.diskBytes });
+    this.merge().catch((error: unknown) => {
+      this.options.logger({ level: 'warn', msg: 'automatic merge failed', error: (error as Error).message });
+    });
+  }
+
+  private trackMaintenance(run: Promise<unknown>, onSettled: () => void): void {
+    const tracked: Promise<unknown> = run.then(
+      () => {},
+      () => {},
+    ).finally(() => {
+      onSettled();
+      if (this.maintenance === tracked) this.maintenance = undefined;
+    });
+    this.maintenance = tracked;
+  }
+
+  /**
+   * Copies a consistent snapshot to `targetDir` (which must be missing or empty) while the database
+   * keeps serving: the active file is sealed and every file before it copied. Waits for a running merge.
+   */
+  async backup(targetDir: string): Promise<BackupResult> {
+    this.assertWritable();
+    await this.maintenance?.catch(() => {});
+    this.assertWritable();
+    if (this.activeOffset > 0) this.rotate();
+    const fileIds = [...this.files.keys()].filter((id) => id < this.activeFileId).sort((a, b) => a - b);
+    let bytes = 0;
+    for (const id of fileIds) bytes += this.files.get(id)!.size();
+    const run = copyBackup({ dir: this.dir, fs: this.fs, fileIds, bytes, lastSeq: this.lastSeq }, targetDir);
+    this.trackMaintenance(run, () => {});
+    return run;
+  }
+
   // ---------------------------------------------------------------- lifecycle and stats
 
   stat(): EngineStat {
@@ -472,7 +632,7 @@ export class Db implements KvEngine {
       indexBytes,
       indexBytesPerKey: this.index.size === 0 ? 0 : Math.round(indexBytes / this.index.size),
       lastSeq: this.lastSeq,
-      merging: false,
+      merging: this.merging,
       openMs: Math.round(this.openMs * 10) / 10,
       sync: this.options.sync,
     };
@@ -486,6 +646,9 @@ export class Db implements KvEngine {
 
   private async closeOnce(): Promise<void> {
     if (this.everysecTimer !== undefined) clearInterval(this.everysecTimer);
+    if (this.mergeTimer !== undefined) clearInterval(this.mergeTimer);
+    // A running merge sees `closing` and stops; a backup runs to its end.
+    await this.maintenance?.catch(() => {});
     let firstError: unknown;
     if (this.failure === undefined) {
       try {

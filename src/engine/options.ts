@@ -43,9 +43,27 @@ export interface DbOptions {
   truncateCorruptTail?: boolean;
   /** The file system; tests inject faults through it. */
   fileSystem?: FileSystem;
+  /**
+   * Called at each step of a merge and of its install (a fault-injection seam for crash tests: a
+   * test process kills itself at a chosen step). Steps are listed in MERGE_STEPS.
+   */
+  onMergeStep?: (step: MergeStep) => void;
   /** Structured log sink; by default warnings and errors go to stderr. */
   logger?: Logger;
 }
+
+export const MERGE_STEPS = [
+  'sealed', // active file sealed, nothing written yet
+  'copied', // live records copied, output not yet synced
+  'hint-written', // data files and hint synced, merge-finished not yet written
+  'finished-written', // merge-finished synced: the merge is complete
+  'old-removed', // install: old files deleted, marker not yet written
+  'marker-written', // install: marker written, nothing moved yet
+  'some-moved', // install: the first merged data file moved
+  'files-moved', // install: data files and hint moved, merge-finished not yet
+  'installed', // install: merge directory removed
+] as const;
+export type MergeStep = (typeof MERGE_STEPS)[number];
 
 export const DEFAULT_OPTIONS = {
   sync: 'everysec' as SyncMode,
@@ -63,9 +81,10 @@ export const DEFAULT_OPTIONS = {
 /** Offsets are kept in 32 bits of the index; a data file may not grow past 4 GiB. */
 export const DATA_FILE_BYTES_LIMIT = 2 ** 32 - 1;
 
-export type ResolvedOptions = Required<Omit<DbOptions, 'fileSystem' | 'logger'>> & {
+export type ResolvedOptions = Required<Omit<DbOptions, 'fileSystem' | 'logger' | 'onMergeStep'>> & {
   fileSystem: FileSystem;
   logger: Logger;
+  onMergeStep: (step: MergeStep) => void;
 };
 
 function invalid(name: string, value: unknown, rule: string): CaskError {
@@ -105,5 +124,6 @@ export function resolveOptions(options: DbOptions, fileSystem: FileSystem): Reso
     truncateCorruptTail: options.truncateCorruptTail ?? DEFAULT_OPTIONS.truncateCorruptTail,
     fileSystem,
     logger: options.logger ?? defaultLogger,
+    onMergeStep: options.onMergeStep ?? (() => {}),
   };
 }

@@ -1,6 +1,7 @@
-// Sequential reading of a data (or hint) file with large buffered reads: the fast path of open,
-// of `caskdb check` and of merge. It stops at the first damage and says what it was; the caller
-// decides whether that is a torn tail or corruption. Big buffers live only for the scan.
+// Sequential reading of a data (or hint) file with large buffered reads on the thread pool: the fast
+// path of open, of `caskdb check` and of merge (which must not block the event loop). It stops at the
+// first damage and says what it was; the caller decides whether that is a torn tail or corruption.
+// Big buffers live only for the scan.
 import { decodeHeader, HEADER_BYTES_MAX, recordCrcMatches } from '../codec/record.js';
 import type { RandomAccessFile } from '../io/file-system.js';
 
@@ -13,6 +14,8 @@ export interface ScannedRecord {
   offset: number;
   size: number;
   buffer: Buffer;
+  /** Index of the record's first byte in `buffer`. */
+  start: number;
   keyStart: number;
   keyEnd: number;
   valueEnd: number;
@@ -35,18 +38,18 @@ export interface ScanResult {
   damage?: ScanDamage;
 }
 
-export function scanRecords(file: RandomAccessFile, onRecord: (record: ScannedRecord) => void, startOffset = 0): ScanResult {
+export async function scanRecords(file: RandomAccessFile, onRecord: (record: ScannedRecord) => void, startOffset = 0): Promise<ScanResult> {
   const fileSize = file.size();
   let buffer = Buffer.allocUnsafe(Math.min(SCAN_CHUNK_BYTES, Math.max(fileSize - startOffset, HEADER_BYTES_MAX)));
   let bufferFileOffset = startOffset; // file offset of buffer[0]
   let filled = 0;
   let cursor = 0;
-  const record: ScannedRecord = { type: 0, offset: 0, size: 0, buffer, keyStart: 0, keyEnd: 0, valueEnd: 0 };
+  const record: ScannedRecord = { type: 0, offset: 0, size: 0, buffer, start: 0, keyStart: 0, keyEnd: 0, valueEnd: 0 };
 
   /** Makes at least `needed` bytes available from `cursor`, as far as the file allows. */
-  const ensure = (needed: number): void => {
-    if (filled - cursor >= needed) return;
-    if (bufferFileOffset + filled >= fileSize) return;
+  /** True when fewer than `needed` bytes are buffered but the file has more (then `refill`). */
+  const short = (needed: number): boolean => filled - cursor < needed && bufferFileOffset + filled < fileSize;
+  const refill = async (needed: number): Promise<void> => {
     if (needed > buffer.length) {
       const bigger = Buffer.allocUnsafe(needed);
       buffer.copy(bigger, 0, cursor, filled);
@@ -58,7 +61,7 @@ export function scanRecords(file: RandomAccessFile, onRecord: (record: ScannedRe
     bufferFileOffset += cursor;
     cursor = 0;
     while (filled < needed && bufferFileOffset + filled < fileSize) {
-      const read = file.read(buffer, filled, Math.min(buffer.length - filled, fileSize - bufferFileOffset - filled), bufferFileOffset + filled);
+      const read = await file.readAsync(buffer, filled, Math.min(buffer.length - filled, fileSize - bufferFileOffset - filled), bufferFileOffset + filled);
       if (read <= 0) break;
       filled += read;
     }
@@ -68,7 +71,7 @@ export function scanRecords(file: RandomAccessFile, onRecord: (record: ScannedRe
   for (;;) {
     const fileOffset = bufferFileOffset + cursor;
     if (fileOffset >= fileSize) return { validEnd: fileOffset, fileSize, stop: 'eof' };
-    ensure(HEADER_BYTES_MAX);
+    if (short(HEADER_BYTES_MAX)) await refill(HEADER_BYTES_MAX);
     const header = decodeHeader(buffer, cursor, filled);
     if (header.kind === 'end') return { validEnd: fileOffset, fileSize, stop: 'zero' };
     if (header.kind === 'truncated') {
@@ -86,13 +89,14 @@ export function scanRecords(file: RandomAccessFile, onRecord: (record: ScannedRe
         damage: { kind: 'truncated', offset: fileOffset, reason: `record of ${size} bytes cut short by the end of the file` },
       };
     }
-    ensure(size);
+    if (short(size)) await refill(size);
     if (!recordCrcMatches(buffer, cursor, size, header.crc)) {
       return { validEnd: fileOffset, fileSize, stop: 'damage', damage: { kind: 'crc', offset: fileOffset, reason: 'crc mismatch' } };
     }
     record.type = header.type;
     record.offset = fileOffset;
     record.size = size;
+    record.start = cursor;
     record.keyStart = cursor + header.headerLength;
     record.keyEnd = record.keyStart + header.keyLength;
     record.valueEnd = record.keyEnd + header.valueLength;

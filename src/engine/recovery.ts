@@ -22,7 +22,7 @@ import {
   dataFilePath,
   mergeDirOf,
 } from './file-names.js';
-import type { Logger } from './options.js';
+import type { Logger, MergeStep } from './options.js';
 import { findIntactRecordAfter, scanRecords, type ScanResult } from './record-scanner.js';
 
 export interface RecoveredState {
@@ -31,7 +31,8 @@ export interface RecoveredState {
   files: Map<number, RandomAccessFile>;
   activeFileId: number;
   activeOffset: number;
-  reclaimableBytes: number;
+  /** Bytes of superseded, deleted or never-finished records, per data file id. */
+  garbageBytes: Map<number, number>;
   diskBytes: number;
   lastSeq: number;
 }
@@ -41,11 +42,11 @@ export function corruption(path: string, offset: number, reason: string): CaskEr
 }
 
 /** Reads the single raw-key record of `merge-finished` or `seq-no`; returns its decimal value. */
-export function readMarkerFile(fs: FileSystem, path: string, expectedKey: Buffer): number {
+export async function readMarkerFile(fs: FileSystem, path: string, expectedKey: Buffer): Promise<number> {
   const file = fs.openFile(path, { writable: false, create: false });
   try {
     let value: number | undefined;
-    const result = scanRecords(file, (record) => {
+    const result = await scanRecords(file, (record) => {
       if (value !== undefined) return;
       const key = record.buffer.subarray(record.keyStart, record.keyEnd);
       const text = record.buffer.toString('latin1', record.keyEnd, record.valueEnd);
@@ -65,7 +66,7 @@ export function readMarkerFile(fs: FileSystem, path: string, expectedKey: Buffer
  * old files below the boundary are removed first, then a marker records that, then the merged files
  * move in (merge-finished last), then the merge directory goes. A rerun resumes where it stopped.
  */
-export function installMergeDirectory(fs: FileSystem, dir: string, logger: Logger): void {
+export async function installMergeDirectory(fs: FileSystem, dir: string, logger: Logger, onStep: (step: MergeStep) => void = () => {}): Promise<void> {
   const mergeDir = mergeDirOf(dir);
   if (!fs.exists(mergeDir)) return;
   const finishedPath = join(mergeDir, MERGE_FINISHED_FILE_NAME);
@@ -74,24 +75,36 @@ export function installMergeDirectory(fs: FileSystem, dir: string, logger: Logge
     fs.removeTree(mergeDir);
     return;
   }
-  const boundary = readMarkerFile(fs, finishedPath, MERGE_FINISHED_KEY);
+  const boundary = await readMarkerFile(fs, finishedPath, MERGE_FINISHED_KEY);
+  moveMergedFiles(fs, dir, boundary, logger, onStep);
+}
+
+/** The synchronous part of installing a finished merge whose boundary is known (see above). */
+export function moveMergedFiles(fs: FileSystem, dir: string, boundary: number, logger: Logger, onStep: (step: MergeStep) => void): void {
+  const mergeDir = mergeDirOf(dir);
+  const finishedPath = join(mergeDir, MERGE_FINISHED_FILE_NAME);
   const markerPath = join(mergeDir, MERGE_OLD_REMOVED_MARKER);
   if (!fs.exists(markerPath)) {
     for (const id of dataFileIds(fs.readdir(dir))) if (id < boundary) fs.unlink(dataFilePath(dir, id));
     if (fs.exists(join(dir, HINT_FILE_NAME))) fs.unlink(join(dir, HINT_FILE_NAME));
     fs.syncDir(dir);
+    onStep('old-removed');
     fs.openFile(markerPath, { writable: true, create: true }).close();
     fs.syncDir(mergeDir);
+    onStep('marker-written');
   }
-  for (const id of dataFileIds(fs.readdir(mergeDir))) {
+  for (const [position, id] of dataFileIds(fs.readdir(mergeDir)).entries()) {
     if (id >= boundary) throw corruption(join(mergeDir, dataFileName(id)), 0, `merged file id ${id} is not below the merge boundary ${boundary}`);
     fs.rename(dataFilePath(mergeDir, id), dataFilePath(dir, id));
+    if (position === 0) onStep('some-moved');
   }
   if (fs.exists(join(mergeDir, HINT_FILE_NAME))) fs.rename(join(mergeDir, HINT_FILE_NAME), join(dir, HINT_FILE_NAME));
   fs.syncDir(dir);
+  onStep('files-moved');
   fs.rename(finishedPath, join(dir, MERGE_FINISHED_FILE_NAME));
   fs.syncDir(dir);
   fs.removeTree(mergeDir);
+  onStep('installed');
   logger({ level: 'info', msg: 'installed merge', boundary });
 }
 
@@ -105,19 +118,21 @@ interface PendingRecord {
 
 /** Applies decoded records to the index, holding batch records until their finish record. */
 class RecordApplier {
-  reclaimableBytes = 0;
+  readonly garbageBytes = new Map<number, number>();
   lastSeq = 0;
   private readonly pendingBatches = new Map<number, PendingRecord[]>();
 
   constructor(private readonly index: KeyIndex) {}
 
+  private addGarbage(fileId: number, bytes: number): void {
+    if (bytes > 0) this.garbageBytes.set(fileId, (this.garbageBytes.get(fileId) ?? 0) + bytes);
+  }
+
   apply(type: number, key: string, fileId: number, offset: number, size: number): void {
-    if (type === RecordType.Normal) {
-      this.reclaimableBytes += this.index.set(key, fileId, offset, size);
-    } else {
-      // A tombstone is itself garbage once applied, as is what it deletes.
-      this.reclaimableBytes += this.index.delete(key) + size;
-    }
+    const superseded = type === RecordType.Normal ? this.index.set(key, fileId, offset, size) : this.index.delete(key);
+    this.addGarbage(this.index.supersededFileId, superseded);
+    // A tombstone is itself garbage once applied.
+    if (type !== RecordType.Normal) this.addGarbage(fileId, size);
   }
 
   onRecord(type: number, diskKey: Buffer, fileId: number, offset: number, size: number, path: string): void {
@@ -129,7 +144,7 @@ class RecordApplier {
       const records = this.pendingBatches.get(seq);
       this.pendingBatches.delete(seq);
       for (const record of records ?? []) this.apply(record.type, record.key, record.fileId, record.offset, record.size);
-      this.reclaimableBytes += size;
+      this.addGarbage(fileId, size);
       return;
     }
     const key = userKey.toString('latin1');
@@ -144,15 +159,15 @@ class RecordApplier {
 
   /** Records of batches that never finished are garbage. */
   finish(): void {
-    for (const records of this.pendingBatches.values()) for (const record of records) this.reclaimableBytes += record.size;
+    for (const records of this.pendingBatches.values()) for (const record of records) this.addGarbage(record.fileId, record.size);
     this.pendingBatches.clear();
   }
 }
 
-function loadHintFile(fs: FileSystem, path: string, index: KeyIndex): void {
+async function loadHintFile(fs: FileSystem, path: string, index: KeyIndex): Promise<void> {
   const file = fs.openFile(path, { writable: false, create: false });
   try {
-    const result = scanRecords(file, (record) => {
+    const result = await scanRecords(file, (record) => {
       const position = decodePosition(record.buffer.subarray(record.keyEnd, record.valueEnd));
       if (position === undefined || position.offset > 0xffffffff || position.fileId > 0xffffffff) {
         throw corruption(path, record.offset, 'hint record holds no valid position');
@@ -198,18 +213,18 @@ function judgeDamage(
   file.truncate(damage.offset);
 }
 
-export function recover(fs: FileSystem, dir: string, truncateCorruptTail: boolean, logger: Logger): RecoveredState {
-  installMergeDirectory(fs, dir, logger);
+export async function recover(fs: FileSystem, dir: string, truncateCorruptTail: boolean, logger: Logger, onMergeStep: (step: MergeStep) => void = () => {}): Promise<RecoveredState> {
+  await installMergeDirectory(fs, dir, logger, onMergeStep);
   const names = fs.readdir(dir);
   // A per-process hash seed, so keys chosen by a client cannot be made to collide on purpose.
   const index = new KeyIndex(randomInt(0x7fffffff));
   const applier = new RecordApplier(index);
   let boundary = 0;
   if (names.includes(MERGE_FINISHED_FILE_NAME)) {
-    boundary = readMarkerFile(fs, join(dir, MERGE_FINISHED_FILE_NAME), MERGE_FINISHED_KEY);
-    if (names.includes(HINT_FILE_NAME)) loadHintFile(fs, join(dir, HINT_FILE_NAME), index);
+    boundary = await readMarkerFile(fs, join(dir, MERGE_FINISHED_FILE_NAME), MERGE_FINISHED_KEY);
+    if (names.includes(HINT_FILE_NAME)) await loadHintFile(fs, join(dir, HINT_FILE_NAME), index);
   }
-  if (names.includes(SEQ_NO_FILE_NAME)) applier.lastSeq = readMarkerFile(fs, join(dir, SEQ_NO_FILE_NAME), SEQ_NO_KEY);
+  if (names.includes(SEQ_NO_FILE_NAME)) applier.lastSeq = await readMarkerFile(fs, join(dir, SEQ_NO_FILE_NAME), SEQ_NO_KEY);
 
   const ids = dataFileIds(names);
   const files = new Map<number, RandomAccessFile>();
@@ -225,7 +240,7 @@ export function recover(fs: FileSystem, dir: string, truncateCorruptTail: boolea
         diskBytes += file.size();
         continue;
       }
-      const result = scanRecords(file, (record) => {
+      const result = await scanRecords(file, (record) => {
         applier.onRecord(record.type, record.buffer.subarray(record.keyStart, record.keyEnd), id, record.offset, record.size, path);
       });
       judgeDamage(file, result, isLast, truncateCorruptTail, logger);
@@ -250,7 +265,7 @@ export function recover(fs: FileSystem, dir: string, truncateCorruptTail: boolea
       fs.syncDir(dir);
       activeOffset = 0;
     }
-    return { index, files, activeFileId, activeOffset, reclaimableBytes: applier.reclaimableBytes, diskBytes, lastSeq: applier.lastSeq };
+    return { index, files, activeFileId, activeOffset, garbageBytes: applier.garbageBytes, diskBytes, lastSeq: applier.lastSeq };
   } catch (error) {
     for (const file of files.values()) file.close();
     throw error;

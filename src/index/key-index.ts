@@ -75,6 +75,8 @@ export class KeyIndex {
   private pendingKeys: string[] = [];
   /** Deletions since the last rebuild: stale entries in base and delta. */
   private staleCount = 0;
+  /** File id of the record the last `set` or `delete` superseded (valid when it returned > 0). */
+  supersededFileId = 0;
 
   constructor(hashSeed = 0) {
     this.seed = hashSeed | 0;
@@ -120,6 +122,7 @@ export class KeyIndex {
     const existing = this.slotOf(key);
     if (existing >= 0) {
       const previousSize = this.positions[existing * 3 + 2]!;
+      this.supersededFileId = this.positions[existing * 3]!;
       this.writePosition(existing, fileId, offset, size);
       return previousSize;
     }
@@ -152,6 +155,7 @@ export class KeyIndex {
     const slot = table[at]! - 1;
     table[at] = TOMBSTONE;
     const previousSize = this.positions[slot * 3 + 2]!;
+    this.supersededFileId = this.positions[slot * 3]!;
     this.slotKeys[slot] = undefined;
     this.freeSlots.push(slot);
     this.liveCount--;

@@ -7,6 +7,8 @@ export interface RandomAccessFile {
   readonly path: string;
   /** Positioned read; returns the bytes read (fewer only at end of file). */
   read(target: Uint8Array, targetOffset: number, length: number, position: number): number;
+  /** Positioned read on the thread pool, for long sequential reads that must not block the loop. */
+  readAsync(target: Uint8Array, targetOffset: number, length: number, position: number): Promise<number>;
   /** Positioned write; may write fewer bytes than asked (a short write), never more. */
   write(source: Uint8Array, sourceOffset: number, length: number, position: number): number;
   /** fdatasync on the thread pool. */
@@ -29,6 +31,8 @@ export interface FileSystem {
   mkdir(dir: string): void;
   rename(from: string, to: string): void;
   unlink(path: string): void;
+  /** Copies a file on the thread pool (fails if the target exists). */
+  copyFile(from: string, to: string): Promise<void>;
   /** Removes a directory and everything below it; no error if it is missing. */
   removeTree(path: string): void;
   /** fsync of a directory, making renames, creations and deletions in it durable. */

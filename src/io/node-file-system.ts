@@ -21,6 +21,14 @@ class NodeFile implements RandomAccessFile {
     }
   }
 
+  readAsync(target: Uint8Array, targetOffset: number, length: number, position: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      fs.read(this.fd, target, targetOffset, length, position, (error, bytesRead) =>
+        error ? reject(ioError('read', this.path, error)) : resolve(bytesRead),
+      );
+    });
+  }
+
   write(source: Uint8Array, sourceOffset: number, length: number, position: number): number {
     try {
       return fs.writeSync(this.fd, source, sourceOffset, length, position);
@@ -73,8 +81,8 @@ class NodeFile implements RandomAccessFile {
 
 export class NodeFileSystem implements FileSystem {
   openFile(path: string, options: { writable: boolean; create: boolean }): RandomAccessFile {
-    const flags = options.writable ? (options.create ? 'a+' : 'r+') : 'r';
-    // 'a+' would force appends to the end regardless of position; open with O_CREAT|O_RDWR instead.
+    // Not 'a' flags: O_APPEND would ignore the positions the engine writes at.
+    const flags = options.writable ? (options.create ? 'rw+create' : 'rw') : 'r';
     const numericFlags = options.writable
       ? fs.constants.O_RDWR | (options.create ? fs.constants.O_CREAT : 0)
       : fs.constants.O_RDONLY;
@@ -118,6 +126,14 @@ export class NodeFileSystem implements FileSystem {
       fs.unlinkSync(path);
     } catch (error) {
       throw ioError('unlink', path, error);
+    }
+  }
+
+  async copyFile(from: string, to: string): Promise<void> {
+    try {
+      await fs.promises.copyFile(from, to, fs.constants.COPYFILE_EXCL);
+    } catch (error) {
+      throw ioError(`copy to ${to}:`, from, error);
     }
   }
 
