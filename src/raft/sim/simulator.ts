@@ -49,6 +49,11 @@ export interface SimOptions {
   readonly inflightMsgsMax: number;
   /** Keep the last N trace lines for failure reports (0 = none). */
   readonly traceLines: number;
+  /**
+   * A deliberately planted bug, to show the checks catch it: 'forget-vote' loses the persisted vote on crash;
+   * 'lose-unsynced-entries' drops a crashing node's last persisted entries although they were acknowledged.
+   */
+  readonly plantedBug?: 'forget-vote' | 'lose-unsynced-entries';
 }
 
 export function defaultSimOptions(seed: number, nodes = 3): SimOptions {
@@ -255,8 +260,19 @@ export class Simulation {
     if (node.raw === undefined) return;
     node.raw = undefined;
     node.restartAt = this.now + downTicks;
-    this.stats.crashes++;
-    this.trace(`crash n${id} until t${node.restartAt}`);
+    if (this.opts.plantedBug === 'forget-vote') {
+      node.storage.setHardState({ ...node.storage.persistedHardState, vote: 0 });
+    } else if (this.opts.plantedBug === 'lose-unsynced-entries') {
+      // Keep only the committed prefix: entries acknowledged to the leader vanish.
+      const old = node.storage;
+      const hs = old.persistedHardState;
+      const snap = old.snapshot();
+      const fresh = new MemoryStorage();
+      fresh.applySnapshot(snap);
+      if (hs.commit > snap.metadata.index) fresh.append(old.entries(snap.metadata.index + 1, hs.commit + 1, Infinity));
+      fresh.setHardState(hs);
+      (node as { storage: MemoryStorage }).storage = fresh;
+    }
   }
 
   restart(id: number): void {
