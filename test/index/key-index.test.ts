@@ -8,7 +8,7 @@ import { KeyIndex, type KeyRange } from '../../src/index/key-index.js';
 const keyArb = fc.uint8Array({ maxLength: 4 }).map((u) => Buffer.from(u).toString('latin1'));
 
 test('set and delete return the size of the record they supersede', () => {
-  const index = new KeyIndex();
+  const index = new KeyIndex(12345);
   assert.equal(index.set('a', 1, 0, 10), 0);
   assert.equal(index.set('a', 1, 10, 12), 10);
   assert.equal(index.delete('a'), 12);
@@ -17,7 +17,7 @@ test('set and delete return the size of the record they supersede', () => {
 });
 
 test('isLive is true only for the exact (file, offset) the key points at', () => {
-  const index = new KeyIndex();
+  const index = new KeyIndex(12345);
   index.set('k', 2, 100, 20);
   assert.ok(index.isLive('k', 2, 100));
   assert.ok(!index.isLive('k', 1, 100));
@@ -26,16 +26,16 @@ test('isLive is true only for the exact (file, offset) the key points at', () =>
 });
 
 test('positions survive slot reuse and growth past the initial capacity', () => {
-  const index = new KeyIndex();
+  const index = new KeyIndex(12345);
   for (let i = 0; i < 5000; i++) index.set(`k${i}`, i % 7, i * 3, 7 + (i % 100));
   for (let i = 0; i < 5000; i += 2) index.delete(`k${i}`);
-  for (let i = 0; i < 2000; i++) index.set(`n${i}`, 9, 2 ** 33 + i, 8);
+  for (let i = 0; i < 2000; i++) index.set(`n${i}`, 9, 2 ** 32 - 1 - i, 8);
   for (let i = 1; i < 5000; i += 2) {
     const slot = index.slotOf(`k${i}`);
     assert.deepEqual([index.fileIdAt(slot), index.offsetAt(slot), index.sizeAt(slot)], [i % 7, i * 3, 7 + (i % 100)]);
   }
   const slot = index.slotOf('n1999');
-  assert.equal(index.offsetAt(slot), 2 ** 33 + 1999);
+  assert.equal(index.offsetAt(slot), 2 ** 32 - 1 - 1999, 'offsets use all 32 bits (data files are at most 4 GiB)');
   assert.equal(index.size, 2500 + 2000);
   assert.ok(index.estimateBytes() > 0);
 });
@@ -51,7 +51,7 @@ test('scan walks any range forward and backward in unsigned byte order, like a s
       fc.boolean(),
       fc.integer({ min: 1, max: 50 }),
       (ops, low, lowInclusive, high, highInclusive, reverse, limit) => {
-        const index = new KeyIndex();
+        const index = new KeyIndex(12345);
         const model = new Set<string>();
         for (const [key, isSet] of ops) {
           if (isSet) {
