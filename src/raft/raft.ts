@@ -88,6 +88,7 @@ function isTransferContext(ctx: Uint8Array): boolean {
 /** Why a local input was not accepted; RawNode turns it into a CaskError. */
 export type StepRefusal =
   | { readonly kind: 'not-leader'; readonly leaderHint: number }
+  | { readonly kind: 'transferring'; readonly transferee: number }
   | { readonly kind: 'conf-change-pending'; readonly reason: string }
   | { readonly kind: 'uncommitted-limit' };
 
@@ -647,7 +648,7 @@ export class Raft {
   private handlePropose(m: Message): StepRefusal | undefined {
     assert(m.entries.length > 0, 'empty proposal');
     if (!this.prs.has(this.id)) return this.notLeader(); // removed from the configuration
-    if (this.leadTransferee !== NONE) return { kind: 'not-leader', leaderHint: NONE };
+    if (this.leadTransferee !== NONE) return { kind: 'transferring', transferee: this.leadTransferee };
     const size = entriesSizeBytes(m.entries);
     if (this.uncommittedBytes > 0 && this.uncommittedBytes + size > this.uncommittedBytesMax) {
       return { kind: 'uncommitted-limit' };
@@ -929,6 +930,8 @@ export function refusalToError(r: StepRefusal): CaskError {
   switch (r.kind) {
     case 'not-leader':
       return new CaskError(ErrorCode.NotLeader, r.leaderHint === NONE ? 'no leader known' : `not the leader; try node ${r.leaderHint}`, r.leaderHint === NONE ? {} : { leaderHint: String(r.leaderHint) });
+    case 'transferring':
+      return new CaskError(ErrorCode.NotLeader, `leadership is being transferred to node ${r.transferee}`, { leaderHint: String(r.transferee) });
     case 'conf-change-pending':
       return new CaskError(ErrorCode.LimitExceeded, `configuration change refused: ${r.reason}`, { limit: 'one configuration change at a time' });
     case 'uncommitted-limit':
