@@ -5,7 +5,7 @@ import type { DirLock, FileSystem, RandomAccessFile } from '../../src/io/file-sy
 import { NodeFileSystem } from '../../src/io/node-file-system.js';
 import { ioError } from '../../src/util/errors.js';
 
-export type FaultOperation = 'write' | 'datasync' | 'truncate' | 'read' | 'rename' | 'syncDir' | 'open';
+export type FaultOperation = 'write' | 'datasync' | 'truncate' | 'read' | 'rename' | 'syncDir' | 'open' | 'copyFile';
 
 /** A system error like node:fs raises (`code` set), so the engine sees what it would see for real. */
 export function systemError(code: string, operation: string): NodeJS.ErrnoException {
@@ -46,13 +46,21 @@ export interface FaultCounters {
   rename: number;
   syncDir: number;
   open: number;
+  copyFile: number;
 }
 
 export class FaultyFileSystem implements FileSystem {
-  readonly counters: FaultCounters = { write: 0, writeBytes: 0, datasync: 0, datasyncSync: 0, truncate: 0, read: 0, rename: 0, syncDir: 0, open: 0 };
+  readonly counters: FaultCounters = { write: 0, writeBytes: 0, datasync: 0, datasyncSync: 0, truncate: 0, read: 0, rename: 0, syncDir: 0, open: 0, copyFile: 0 };
   private rules: ActiveRule[] = [];
 
-  constructor(readonly inner: FileSystem = new NodeFileSystem()) {}
+  /**
+   * `skipSync`: datasync and directory fsync do nothing (still counted) — for tests that open many
+   * throwaway directories and do not test durability against power loss.
+   */
+  constructor(
+    readonly inner: FileSystem = new NodeFileSystem(),
+    readonly options: { skipSync?: boolean } = {},
+  ) {}
 
   /** Adds a fault rule; returns a function that removes it. */
   inject(rule: FaultRule): () => void {
@@ -120,6 +128,16 @@ export class FaultyFileSystem implements FileSystem {
     this.inner.unlink(path);
   }
 
+  /** Delegates when the wrapped file system has copyFile (the engine's backup uses it). */
+  async copyFile(from: string, to: string): Promise<void> {
+    this.counters.copyFile++;
+    const rule = this.check('copyFile', to);
+    if (rule !== undefined) this.raise(rule, 'copy', to);
+    const inner = this.inner as FileSystem & { copyFile?: (from: string, to: string) => Promise<void> };
+    if (inner.copyFile === undefined) throw new Error('the wrapped file system has no copyFile');
+    await inner.copyFile(from, to);
+  }
+
   removeTree(path: string): void {
     this.inner.removeTree(path);
   }
@@ -128,7 +146,7 @@ export class FaultyFileSystem implements FileSystem {
     this.counters.syncDir++;
     const rule = this.check('syncDir', dir);
     if (rule !== undefined) this.raise(rule, 'fsync directory', dir);
-    this.inner.syncDir(dir);
+    if (this.options.skipSync !== true) this.inner.syncDir(dir);
   }
 
   freeBytes(path: string): number {
@@ -161,6 +179,16 @@ class FaultyFile implements RandomAccessFile {
     return this.inner.read(target, targetOffset, length, position);
   }
 
+  /** Thread-pool read where the wrapped file has one (long sequential scans), else the sync read. */
+  async readAsync(target: Uint8Array, targetOffset: number, length: number, position: number): Promise<number> {
+    this.owner.counters.read++;
+    const rule = this.owner.check('read', this.path);
+    if (rule !== undefined) this.owner.raise(rule, 'read', this.path);
+    const inner = this.inner as RandomAccessFile & { readAsync?: (t: Uint8Array, o: number, l: number, p: number) => Promise<number> };
+    if (inner.readAsync !== undefined) return inner.readAsync(target, targetOffset, length, position);
+    return this.inner.read(target, targetOffset, length, position);
+  }
+
   write(source: Uint8Array, sourceOffset: number, length: number, position: number): number {
     this.owner.counters.write++;
     const rule = this.owner.check('write', this.path);
@@ -188,6 +216,7 @@ class FaultyFile implements RandomAccessFile {
         return Promise.reject(error);
       }
     }
+    if (this.owner.options.skipSync === true) return Promise.resolve();
     return this.inner.datasync();
   }
 
@@ -195,7 +224,7 @@ class FaultyFile implements RandomAccessFile {
     this.owner.counters.datasyncSync++;
     const rule = this.owner.check('datasync', this.path);
     if (rule !== undefined) this.owner.raise(rule, 'fsync', this.path);
-    this.inner.datasyncSync();
+    if (this.owner.options.skipSync !== true) this.inner.datasyncSync();
   }
 
   truncate(length: number): void {
