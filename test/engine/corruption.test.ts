@@ -1,0 +1,133 @@
+// Corruption is reported, never swallowed: a damaged byte in a sealed file, or in the active file with
+// intact records after it, fails the open with CASKDB_CORRUPTION naming the file and offset; a CRC
+// mismatch found by a read fails that read the same way. Only truncateCorruptTail cuts such damage.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { openSync, readFileSync, statSync, writeSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import { refReadDataFile } from '../support/reference-format.js';
+import { contentsOf, openDb, rejectsWithCode, tempDir, throwsWithCode } from './helpers.js';
+
+function flipByte(path: string, offset: number): void {
+  const bytes = readFileSync(path);
+  const fd = openSync(path, 'r+');
+  try {
+    writeSync(fd, Buffer.from([bytes[offset]! ^ 0x40]), 0, 1, offset);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Writes `count` records of ~100 bytes with small files, so several sealed files exist. */
+async function fill(dir: string, count: number, dataFileBytesMax = 1024): Promise<void> {
+  const { db } = await openDb(dir, { dataFileBytesMax });
+  for (let i = 0; i < count; i++) await db.put(`key-${String(i).padStart(3, '0')}`, Buffer.alloc(90, i));
+  await db.close();
+}
+
+test('a flipped byte in the middle of a sealed file fails the open with CASKDB_CORRUPTION naming file and offset', async (t) => {
+  const dir = tempDir(t);
+  await fill(dir, 40);
+  const sealed = join(dir, '000000002.data');
+  const records = refReadDataFile(dir, 2).records;
+  const victim = records[Math.floor(records.length / 2)]!;
+  flipByte(sealed, victim.offset + victim.size - 3); // inside the value
+  const error = await rejectsWithCode(openDb(dir), 'CASKDB_CORRUPTION');
+  assert.equal(error.file, sealed);
+  assert.equal(error.offset, victim.offset);
+  assert.match(error.message, /000000002\.data/);
+  assert.match(error.message, new RegExp(`offset ${victim.offset}`));
+  // Even truncateCorruptTail does not cut a sealed file.
+  await rejectsWithCode(openDb(dir, { truncateCorruptTail: true }), 'CASKDB_CORRUPTION');
+  assert.equal(statSync(sealed).size, records.reduce((sum, r) => sum + r.size, 0), 'nothing was cut');
+});
+
+test('damage in a record header of a sealed file is corruption too', async (t) => {
+  const dir = tempDir(t);
+  await fill(dir, 40);
+  const victim = refReadDataFile(dir, 1).records[2]!;
+  flipByte(join(dir, '000000001.data'), victim.offset + 5); // the key size varint
+  const error = await rejectsWithCode(openDb(dir), 'CASKDB_CORRUPTION');
+  assert.equal(error.offset, victim.offset);
+});
+
+test('a flipped byte in the active file followed by intact records is corruption, not a torn tail', async (t) => {
+  const dir = tempDir(t);
+  await fill(dir, 5, 1 << 20);
+  const active = join(dir, '000000001.data');
+  const records = refReadDataFile(dir, 1).records;
+  const victim = records[1]!;
+  const sizeBefore = statSync(active).size;
+  flipByte(active, victim.offset + victim.size - 1);
+  const error = await rejectsWithCode(openDb(dir), 'CASKDB_CORRUPTION');
+  assert.equal(error.file, active);
+  assert.equal(error.offset, victim.offset);
+  assert.equal(statSync(active).size, sizeBefore, 'a failed open cuts nothing');
+
+  // With truncateCorruptTail the open succeeds and keeps what precedes the damage.
+  const { db, logs } = await openDb(dir, { truncateCorruptTail: true });
+  try {
+    assert.deepEqual(contentsOf(db).map(([k]) => k), ['key-000']);
+    assert.equal(statSync(active).size, victim.offset);
+    assert.ok(logs.some((entry) => entry.level === 'warn'));
+  } finally {
+    await db.close();
+  }
+});
+
+test('a damaged last record of the active file with nothing after it is a torn tail and is cut', async (t) => {
+  const dir = tempDir(t);
+  await fill(dir, 5, 1 << 20);
+  const records = refReadDataFile(dir, 1).records;
+  const last = records[records.length - 1]!;
+  flipByte(join(dir, '000000001.data'), last.offset + last.size - 1);
+  const { db } = await openDb(dir);
+  try {
+    assert.equal(db.size, 4);
+    assert.equal(db.get('key-004'), undefined);
+  } finally {
+    await db.close();
+  }
+});
+
+test('a CRC mismatch found by a read fails the get with CASKDB_CORRUPTION; other keys stay readable', async (t) => {
+  const dir = tempDir(t);
+  const { db } = await openDb(dir);
+  try {
+    await db.put('good', 'fine');
+    await db.put('bad', 'this value will rot');
+    await db.put('after', 'fine too');
+    const records = refReadDataFile(dir, 1).records;
+    const bad = records[1]!;
+    const path = join(dir, '000000001.data');
+    flipByte(path, bad.offset + bad.size - 2);
+    const error = throwsWithCode(() => db.get('bad'), 'CASKDB_CORRUPTION');
+    assert.equal(error.file, path);
+    assert.equal(error.offset, bad.offset);
+    assert.equal(db.get('good')?.toString(), 'fine');
+    assert.equal(db.get('after')?.toString(), 'fine too');
+    // Iteration reads values too, and reports the same damage rather than returning bad bytes.
+    throwsWithCode(() => [...db.iterate()], 'CASKDB_CORRUPTION');
+  } finally {
+    await db.close();
+  }
+});
+
+test('a damaged hint file or merge-finished marker fails the open with CASKDB_CORRUPTION', async (t) => {
+  const dir = tempDir(t);
+  const { db } = await openDb(dir, { dataFileBytesMax: 512 });
+  for (let i = 0; i < 30; i++) await db.put(`k${i % 10}`, Buffer.alloc(60, i));
+  await db.merge();
+  await db.close();
+  const hint = join(dir, 'hint-index');
+  flipByte(hint, statSync(hint).size - 1);
+  const error = await rejectsWithCode(openDb(dir), 'CASKDB_CORRUPTION');
+  assert.equal(error.file, hint);
+  flipByte(hint, statSync(hint).size - 1);
+  await (await openDb(dir)).db.close();
+
+  const marker = join(dir, 'merge-finished');
+  flipByte(marker, 6);
+  const markerError = await rejectsWithCode(openDb(dir), 'CASKDB_CORRUPTION');
+  assert.equal(markerError.file, marker);
+});
