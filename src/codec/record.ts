@@ -8,7 +8,7 @@
 // crc32 is IEEE CRC-32 of every byte after the crc field, little-endian. Sizes are zigzag varints.
 // The key stored on disk is uvarint(seq) ++ userKey; seq 0 means "not in a batch".
 import { crc32 } from 'node:zlib';
-import { getUvarint, getVarint, putUvarint, putVarint, uvarintLength, varintLength } from './varint.js';
+import { getUvarint, getUvarintInto, getVarint, putUvarint, putVarint, unzigzag, uvarintLength, varintLength, type DecodedInt } from './varint.js';
 
 export const RecordType = { Normal: 0, Deleted: 1, BatchFinished: 2 } as const;
 export type RecordTypeValue = (typeof RecordType)[keyof typeof RecordType];
@@ -80,32 +80,100 @@ export type HeaderResult =
   /** Sizes are negative, oversized, or the type is unknown: not a record. */
   | { kind: 'invalid'; reason: string };
 
-export function decodeHeader(source: Uint8Array, offset: number, end: number): HeaderResult {
+/** Outcome codes of `readHeaderInto`. */
+export const HeaderStatus = { Ok: 0, End: 1, Truncated: 2, Invalid: 3 } as const;
+export type HeaderStatusValue = (typeof HeaderStatus)[keyof typeof HeaderStatus];
+
+/** The fields `readHeaderInto` fills; reused across calls so hot paths allocate nothing. */
+export interface HeaderFields {
+  crc: number;
+  type: number;
+  keyLength: number;
+  valueLength: number;
+  headerLength: number;
+  /** Why the header is invalid (status Invalid only). */
+  reason: string;
+}
+
+export function newHeaderFields(): HeaderFields {
+  return { crc: 0, type: 0, keyLength: 0, valueLength: 0, headerLength: 0, reason: '' };
+}
+
+/**
+ * Reads one signed varint at `offset` into `out.headerLength` (as its byte length) and returns the
+ * value; a byte length of −1 means the input ended, −2 an overflow. Allocation-free.
+ */
+function readSizeVarint(source: Uint8Array, offset: number, end: number, out: HeaderFields): number {
+  let value = 0;
+  let scale = 1;
+  for (let i = 0; i < 10; i++) {
+    if (offset + i >= end) {
+      out.headerLength = -1;
+      return 0;
+    }
+    const byte = source[offset + i]!;
+    value += (byte & 0x7f) * scale;
+    if (byte < 0x80) {
+      out.headerLength = i + 1;
+      if (!Number.isSafeInteger(value)) {
+        out.headerLength = -2;
+        return 0;
+      }
+      return value % 2 === 0 ? value / 2 : -(value + 1) / 2;
+    }
+    scale *= 128;
+  }
+  out.headerLength = -2;
+  return 0;
+}
+
+/** Decodes the header at `offset` into `out` without allocating; returns a HeaderStatus. */
+export function readHeaderInto(source: Uint8Array, offset: number, end: number, out: HeaderFields): HeaderStatusValue {
   if (end - offset < HEADER_BYTES_MIN) {
     // Too short for any header; all-zero leftovers still mean "end of data".
-    for (let i = offset; i < end; i++) if (source[i] !== 0) return { kind: 'truncated' };
-    return end > offset ? { kind: 'end' } : { kind: 'truncated' };
+    for (let i = offset; i < end; i++) if (source[i] !== 0) return HeaderStatus.Truncated;
+    return end > offset ? HeaderStatus.End : HeaderStatus.Truncated;
   }
   const crc = (source[offset]! | (source[offset + 1]! << 8) | (source[offset + 2]! << 16) | (source[offset + 3]! << 24)) >>> 0;
   const type = source[offset + 4]!;
-  const keySize = getVarint(source, offset + 5, end);
-  if (keySize.length === -1) return { kind: 'truncated' };
-  if (keySize.length < 0) return { kind: 'invalid', reason: 'key size varint overflows' };
-  const valueSize = getVarint(source, offset + 5 + keySize.length, end);
-  if (valueSize.length === -1) return { kind: 'truncated' };
-  if (valueSize.length < 0) return { kind: 'invalid', reason: 'value size varint overflows' };
-  if (crc === 0 && keySize.value === 0 && valueSize.value === 0) return { kind: 'end' };
-  if (keySize.value < 0 || keySize.value > FIELD_BYTES_MAX) return { kind: 'invalid', reason: `key size ${keySize.value} out of range` };
-  if (valueSize.value < 0 || valueSize.value > FIELD_BYTES_MAX) return { kind: 'invalid', reason: `value size ${valueSize.value} out of range` };
-  if (type > RecordType.BatchFinished) return { kind: 'invalid', reason: `unknown record type ${type}` };
-  return {
-    kind: 'header',
-    crc,
-    type,
-    keyLength: keySize.value,
-    valueLength: valueSize.value,
-    headerLength: CRC_BYTES + 1 + keySize.length + valueSize.length,
-  };
+  const keyLength = readSizeVarint(source, offset + 5, end, out);
+  const keyBytes = out.headerLength;
+  if (keyBytes === -1) return HeaderStatus.Truncated;
+  if (keyBytes < 0) return invalid(out, 'key size varint overflows');
+  const valueLength = readSizeVarint(source, offset + 5 + keyBytes, end, out);
+  const valueBytes = out.headerLength;
+  if (valueBytes === -1) return HeaderStatus.Truncated;
+  if (valueBytes < 0) return invalid(out, 'value size varint overflows');
+  if (crc === 0 && keyLength === 0 && valueLength === 0) return HeaderStatus.End;
+  if (keyLength < 0 || keyLength > FIELD_BYTES_MAX) return invalid(out, `key size ${keyLength} out of range`);
+  if (valueLength < 0 || valueLength > FIELD_BYTES_MAX) return invalid(out, `value size ${valueLength} out of range`);
+  if (type > RecordType.BatchFinished) return invalid(out, `unknown record type ${type}`);
+  out.crc = crc;
+  out.type = type;
+  out.keyLength = keyLength;
+  out.valueLength = valueLength;
+  out.headerLength = CRC_BYTES + 1 + keyBytes + valueBytes;
+  return HeaderStatus.Ok;
+}
+
+function invalid(out: HeaderFields, reason: string): HeaderStatusValue {
+  out.reason = reason;
+  return HeaderStatus.Invalid;
+}
+
+/** Allocating convenience form of `readHeaderInto`. */
+export function decodeHeader(source: Uint8Array, offset: number, end: number): HeaderResult {
+  const out = newHeaderFields();
+  switch (readHeaderInto(source, offset, end, out)) {
+    case HeaderStatus.Ok:
+      return { kind: 'header', crc: out.crc, type: out.type, keyLength: out.keyLength, valueLength: out.valueLength, headerLength: out.headerLength };
+    case HeaderStatus.End:
+      return { kind: 'end' };
+    case HeaderStatus.Truncated:
+      return { kind: 'truncated' };
+    default:
+      return { kind: 'invalid', reason: out.reason };
+  }
 }
 
 /** True when the stored crc matches the record bytes `source[offset, offset + length)`. */
@@ -134,6 +202,27 @@ export function encodePosition(position: RecordPosition): Buffer {
   cursor = putVarint(target, cursor, position.offset);
   putVarint(target, cursor, position.size);
   return target;
+}
+
+/**
+ * Decodes a hint value `source[start, end)` into `out` without allocating; false when it is not
+ * exactly three valid varints.
+ */
+export function readPositionInto(source: Uint8Array, start: number, end: number, out: RecordPosition, scratch: DecodedInt): boolean {
+  let cursor = start;
+  getUvarintInto(source, cursor, end, scratch);
+  if (scratch.length <= 0) return false;
+  out.fileId = unzigzag(scratch.value);
+  cursor += scratch.length;
+  getUvarintInto(source, cursor, end, scratch);
+  if (scratch.length <= 0) return false;
+  out.offset = unzigzag(scratch.value);
+  cursor += scratch.length;
+  getUvarintInto(source, cursor, end, scratch);
+  if (scratch.length <= 0) return false;
+  out.size = unzigzag(scratch.value);
+  cursor += scratch.length;
+  return cursor === end && out.fileId >= 0 && out.offset >= 0 && out.size >= HEADER_BYTES_MIN;
 }
 
 export function decodePosition(source: Uint8Array): RecordPosition | undefined {

@@ -52,19 +52,33 @@ export interface DecodedInt {
  * −2 if it is longer than 10 bytes or exceeds 2^53 (never produced by a valid writer).
  */
 export function getUvarint(source: Uint8Array, offset: number, end: number = source.length): DecodedInt {
+  const out: DecodedInt = { value: 0, length: 0 };
+  getUvarintInto(source, offset, end, out);
+  return out;
+}
+
+/** `getUvarint` writing into a reused result, for hot loops. */
+export function getUvarintInto(source: Uint8Array, offset: number, end: number, out: DecodedInt): void {
   let value = 0;
   let scale = 1;
   for (let i = 0; i < VARINT_BYTES_MAX; i++) {
-    if (offset + i >= end) return { value: 0, length: -1 };
+    if (offset + i >= end) {
+      out.value = 0;
+      out.length = -1;
+      return;
+    }
     const byte = source[offset + i] as number;
     value += (byte & 0x7f) * scale;
     if (byte < 0x80) {
-      if (!Number.isSafeInteger(value)) return { value: 0, length: -2 };
-      return { value, length: i + 1 };
+      const safe = Number.isSafeInteger(value);
+      out.value = safe ? value : 0;
+      out.length = safe ? i + 1 : -2;
+      return;
     }
     scale *= 128;
   }
-  return { value: 0, length: -2 };
+  out.value = 0;
+  out.length = -2;
 }
 
 export function getVarint(source: Uint8Array, offset: number, end: number = source.length): DecodedInt {

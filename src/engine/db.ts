@@ -8,7 +8,7 @@
 //   database lock of the original design: nothing interleaves inside one write;
 // - after a failed fsync or a failed rollback the Db refuses writes (CASKDB_READ_ONLY) until reopened.
 import { join } from 'node:path';
-import { encodeRecordInto, decodeHeader, recordLength, recordCrcMatches, RecordType, BATCH_FINISHED_KEY, type RecordTypeValue } from '../codec/record.js';
+import { encodeRecordInto, HeaderStatus, newHeaderFields, readHeaderInto, recordLength, recordCrcMatches, RecordType, BATCH_FINISHED_KEY } from '../codec/record.js';
 import { uvarintLength } from '../codec/varint.js';
 import { NodeFileSystem } from '../io/node-file-system.js';
 import type { DirLock, FileSystem, RandomAccessFile } from '../io/file-system.js';
@@ -49,13 +49,6 @@ function deferred(): Deferred {
   return { promise, resolve, reject };
 }
 
-/** Encoded records of one atomic write, before they are appended. */
-interface EncodedOp {
-  type: RecordTypeValue;
-  indexKey: string;
-  size: number;
-}
-
 export class Db implements KvEngine {
   readonly dir: string;
   private readonly options: ResolvedOptions;
@@ -75,6 +68,7 @@ export class Db implements KvEngine {
   private readonly openMs: number;
 
   private readScratch = Buffer.allocUnsafe(READ_SCRATCH_BYTES);
+  private readonly readHeader = newHeaderFields();
   private writeScratch = Buffer.allocUnsafe(WRITE_SCRATCH_BYTES);
 
   private unsyncedBytes = 0;
@@ -198,8 +192,8 @@ export class Db implements KvEngine {
     const buffer = size <= this.readScratch.length ? this.readScratch : Buffer.allocUnsafe(size);
     const read = file.read(buffer, 0, size, offset);
     if (read !== size) throw corruption(file.path, offset, `record of ${size} bytes cut short at ${read} bytes`);
-    const header = decodeHeader(buffer, 0, size);
-    if (header.kind !== 'header' || header.headerLength + header.keyLength + header.valueLength !== size) {
+    const header = this.readHeader;
+    if (readHeaderInto(buffer, 0, size, header) !== HeaderStatus.Ok || header.headerLength + header.keyLength + header.valueLength !== size) {
       throw corruption(file.path, offset, 'record header does not match the indexed record size');
     }
     if (!recordCrcMatches(buffer, 0, size, header.crc)) throw corruption(file.path, offset, 'crc mismatch');
@@ -271,53 +265,65 @@ export class Db implements KvEngine {
   private writeBatch(ops: readonly WriteOp[]): Promise<void> {
     const seq = this.lastSeq + 1;
     const seqBytes = uvarintLength(seq);
-    const keys: Buffer[] = [];
-    const values: Buffer[] = [];
+    const count = ops.length;
+    const keys: Buffer[] = new Array<Buffer>(count);
+    const values: Buffer[] = new Array<Buffer>(count);
     let total = recordLength(seqBytes + BATCH_FINISHED_KEY.length, 0);
-    for (const op of ops) {
+    for (let i = 0; i < count; i++) {
+      const op = ops[i]!;
       const key = this.checkKey(op.key);
       const value = op.type === 'put' ? this.checkValue(op.value) : EMPTY;
-      keys.push(key);
-      values.push(value);
+      keys[i] = key;
+      values[i] = value;
       total += recordLength(seqBytes + key.length, value.length);
     }
     if (total > this.options.batchBytesMax) {
       throw new CaskError(ErrorCode.BatchTooLarge, `a batch holds at most ${this.options.batchBytesMax} bytes (batchBytesMax), got ${total}`, { limit: 'batchBytesMax' });
     }
     const buffer = total <= WRITE_SCRATCH_BYTES ? this.writeScratch : Buffer.allocUnsafe(total);
-    const encoded: EncodedOp[] = [];
+    const sizes: number[] = new Array<number>(count + 1);
     let cursor = 0;
-    for (let i = 0; i < ops.length; i++) {
-      const type = ops[i]!.type === 'put' ? RecordType.Normal : RecordType.Deleted;
-      const next = encodeRecordInto(buffer, cursor, type, seq, keys[i]!, values[i]!);
-      encoded.push({ type, indexKey: toIndexKey(keys[i]!), size: next - cursor });
+    for (let i = 0; i < count; i++) {
+      const next = encodeRecordInto(buffer, cursor, ops[i]!.type === 'put' ? RecordType.Normal : RecordType.Deleted, seq, keys[i]!, values[i]!);
+      sizes[i] = next - cursor;
       cursor = next;
     }
-    const finishSize = encodeRecordInto(buffer, cursor, RecordType.BatchFinished, seq, BATCH_FINISHED_KEY, EMPTY) - cursor;
-    encoded.push({ type: RecordType.BatchFinished, indexKey: '', size: finishSize });
-    const positions = this.appendRecords(buffer, encoded);
-    this.lastSeq = seq;
-    for (let i = 0; i < ops.length; i++) {
-      const op = encoded[i]!;
-      const fileId = positions.fileIds[i]!;
-      const offset = positions.offsets[i]!;
-      if (op.type === RecordType.Normal) {
-        this.addSuperseded(this.index.set(op.indexKey, fileId, offset, op.size));
-      } else {
-        this.addSuperseded(this.index.delete(op.indexKey));
-        this.addGarbage(fileId, op.size);
-      }
+    sizes[count] = encodeRecordInto(buffer, cursor, RecordType.BatchFinished, seq, BATCH_FINISHED_KEY, EMPTY) - cursor;
+
+    // Common case: the whole batch goes into one file with one write.
+    let fileIds: number[] | undefined;
+    let offsets: number[] | undefined;
+    let offset = 0;
+    if (total <= this.options.dataFileBytesMax) {
+      if (this.activeOffset > 0 && this.activeOffset + total > this.options.dataFileBytesMax) this.rotate();
+      offset = this.appendAt(buffer, 0, total);
+    } else {
+      ({ fileIds, offsets } = this.appendRecords(buffer, sizes));
     }
-    this.addGarbage(positions.fileIds[ops.length]!, finishSize);
+    this.lastSeq = seq;
+    const singleFileId = this.activeFileId;
+    for (let i = 0; i < count; i++) {
+      const fileId = fileIds === undefined ? singleFileId : fileIds[i]!;
+      const recordOffset = offsets === undefined ? offset : offsets[i]!;
+      const size = sizes[i]!;
+      if (ops[i]!.type === 'put') {
+        this.addSuperseded(this.index.set(toIndexKey(keys[i]!), fileId, recordOffset, size));
+      } else {
+        this.addSuperseded(this.index.delete(toIndexKey(keys[i]!)));
+        this.addGarbage(fileId, size);
+      }
+      offset += size;
+    }
+    this.addGarbage(fileIds === undefined ? singleFileId : fileIds[count]!, sizes[count]!);
     return this.acknowledge();
   }
 
   /**
-   * Appends consecutive records, rotating the active file wherever the next record would not fit,
-   * and writing each run that fits in one file with one write. If any run fails, the records already
-   * written stay as unreachable garbage (the batch has no finish record) and the error is thrown.
+   * Appends consecutive records of `sizes` bytes each, rotating the active file wherever the next
+   * record would not fit, and writing each run that fits in one file with one write. If a run fails,
+   * the records already written stay as unreachable garbage (the batch has no finish record).
    */
-  private appendRecords(buffer: Buffer, records: readonly EncodedOp[]): { fileIds: number[]; offsets: number[] } {
+  private appendRecords(buffer: Buffer, sizes: readonly number[]): { fileIds: number[]; offsets: number[] } {
     const fileIds: number[] = [];
     const offsets: number[] = [];
     let runStart = 0;
@@ -325,36 +331,29 @@ export class Db implements KvEngine {
     let runRecords = 0;
     const flushRun = (): void => {
       if (runBytes === 0) return;
-      const offset = this.appendAt(buffer, runStart, runBytes);
-      let recordOffset = offset;
+      let recordOffset = this.appendAt(buffer, runStart, runBytes);
       for (let i = 0; i < runRecords; i++) {
-        const record = records[fileIds.length]!;
+        const size = sizes[fileIds.length]!;
         fileIds.push(this.activeFileId);
         offsets.push(recordOffset);
-        recordOffset += record.size;
+        recordOffset += size;
       }
       runStart += runBytes;
       runBytes = 0;
       runRecords = 0;
     };
-    for (const record of records) {
-      const fits = this.activeOffset + runBytes + record.size <= this.options.dataFileBytesMax;
-      if (!fits && (runBytes > 0 || this.activeOffset > 0)) {
-        try {
-          flushRun();
-        } catch (error) {
-          this.addGarbage(this.activeFileId, runStart); // what earlier runs wrote is garbage now
-          throw error;
-        }
-        if (this.activeOffset > 0) this.rotate();
-      }
-      runBytes += record.size;
-      runRecords++;
-    }
     try {
+      for (const size of sizes) {
+        if (this.activeOffset + runBytes + size > this.options.dataFileBytesMax && (runBytes > 0 || this.activeOffset > 0)) {
+          flushRun();
+          if (this.activeOffset > 0) this.rotate();
+        }
+        runBytes += size;
+        runRecords++;
+      }
       flushRun();
     } catch (error) {
-      this.addGarbage(this.activeFileId, runStart);
+      this.addGarbage(this.activeFileId, runStart); // what earlier runs wrote is garbage now
       throw error;
     }
     return { fileIds, offsets };

@@ -2,7 +2,7 @@
 // path of open, of `caskdb check` and of merge (which must not block the event loop). It stops at the
 // first damage and says what it was; the caller decides whether that is a torn tail or corruption.
 // Big buffers live only for the scan.
-import { decodeHeader, HEADER_BYTES_MAX, recordCrcMatches } from '../codec/record.js';
+import { decodeHeader, HEADER_BYTES_MAX, HeaderStatus, newHeaderFields, readHeaderInto, recordCrcMatches } from '../codec/record.js';
 import type { RandomAccessFile } from '../io/file-system.js';
 
 export const SCAN_CHUNK_BYTES = 4 * 1024 * 1024;
@@ -44,6 +44,7 @@ export async function scanRecords(file: RandomAccessFile, onRecord: (record: Sca
   let bufferFileOffset = startOffset; // file offset of buffer[0]
   let filled = 0;
   let cursor = 0;
+  const header = newHeaderFields();
   const record: ScannedRecord = { type: 0, offset: 0, size: 0, buffer, start: 0, keyStart: 0, keyEnd: 0, valueEnd: 0 };
 
   /** Makes at least `needed` bytes available from `cursor`, as far as the file allows. */
@@ -72,12 +73,12 @@ export async function scanRecords(file: RandomAccessFile, onRecord: (record: Sca
     const fileOffset = bufferFileOffset + cursor;
     if (fileOffset >= fileSize) return { validEnd: fileOffset, fileSize, stop: 'eof' };
     if (short(HEADER_BYTES_MAX)) await refill(HEADER_BYTES_MAX);
-    const header = decodeHeader(buffer, cursor, filled);
-    if (header.kind === 'end') return { validEnd: fileOffset, fileSize, stop: 'zero' };
-    if (header.kind === 'truncated') {
+    const status = readHeaderInto(buffer, cursor, filled, header);
+    if (status === HeaderStatus.End) return { validEnd: fileOffset, fileSize, stop: 'zero' };
+    if (status === HeaderStatus.Truncated) {
       return { validEnd: fileOffset, fileSize, stop: 'damage', damage: { kind: 'truncated', offset: fileOffset, reason: 'header cut short by the end of the file' } };
     }
-    if (header.kind === 'invalid') {
+    if (status === HeaderStatus.Invalid) {
       return { validEnd: fileOffset, fileSize, stop: 'damage', damage: { kind: 'invalid', offset: fileOffset, reason: header.reason } };
     }
     const size = header.headerLength + header.keyLength + header.valueLength;

@@ -5,7 +5,8 @@
 // of the last file is cut off; damage anywhere else is CASKDB_CORRUPTION naming file and offset.
 import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
-import { decodePosition, RecordType, splitDiskKey } from '../codec/record.js';
+import { readPositionInto, RecordType, type RecordPosition } from '../codec/record.js';
+import { getUvarintInto, type DecodedInt } from '../codec/varint.js';
 import type { FileSystem, RandomAccessFile } from '../io/file-system.js';
 import { KeyIndex } from '../index/key-index.js';
 import { CaskError, ErrorCode } from '../util/errors.js';
@@ -135,10 +136,13 @@ class RecordApplier {
     if (type !== RecordType.Normal) this.addGarbage(fileId, size);
   }
 
-  onRecord(type: number, diskKey: Buffer, fileId: number, offset: number, size: number, path: string): void {
-    const split = splitDiskKey(diskKey);
-    if (split === undefined) throw corruption(path, offset, 'record key lacks its batch sequence prefix');
-    const { seq, userKey } = split;
+  private readonly seqScratch: DecodedInt = { value: 0, length: 0 };
+
+  /** One record; its on-disk key, uvarint(seq) ++ userKey, is `buffer[keyStart, keyEnd)`. */
+  onRecord(type: number, buffer: Buffer, keyStart: number, keyEnd: number, fileId: number, offset: number, size: number, path: string): void {
+    getUvarintInto(buffer, keyStart, keyEnd, this.seqScratch);
+    if (this.seqScratch.length <= 0) throw corruption(path, offset, 'record key lacks its batch sequence prefix');
+    const seq = this.seqScratch.value;
     if (seq > this.lastSeq) this.lastSeq = seq;
     if (type === RecordType.BatchFinished) {
       const records = this.pendingBatches.get(seq);
@@ -147,7 +151,7 @@ class RecordApplier {
       this.addGarbage(fileId, size);
       return;
     }
-    const key = userKey.toString('latin1');
+    const key = buffer.toString('latin1', keyStart + this.seqScratch.length, keyEnd);
     if (seq === 0) {
       this.apply(type, key, fileId, offset, size);
       return;
@@ -167,9 +171,16 @@ class RecordApplier {
 async function loadHintFile(fs: FileSystem, path: string, index: KeyIndex): Promise<void> {
   const file = fs.openFile(path, { writable: false, create: false });
   try {
+    // A hint record of a 16-byte key takes about 30 bytes; sizing the index up front avoids rehashing.
+    index.reserve(Math.floor(file.size() / 32));
+    const position: RecordPosition = { fileId: 0, offset: 0, size: 0 };
+    const scratch: DecodedInt = { value: 0, length: 0 };
     const result = await scanRecords(file, (record) => {
-      const position = decodePosition(record.buffer.subarray(record.keyEnd, record.valueEnd));
-      if (position === undefined || position.offset > 0xffffffff || position.fileId > 0xffffffff) {
+      if (
+        !readPositionInto(record.buffer, record.keyEnd, record.valueEnd, position, scratch) ||
+        position.offset > 0xffffffff ||
+        position.fileId > 0xffffffff
+      ) {
         throw corruption(path, record.offset, 'hint record holds no valid position');
       }
       index.set(record.buffer.toString('latin1', record.keyStart, record.keyEnd), position.fileId, position.offset, position.size);
@@ -241,7 +252,7 @@ export async function recover(fs: FileSystem, dir: string, truncateCorruptTail: 
         continue;
       }
       const result = await scanRecords(file, (record) => {
-        applier.onRecord(record.type, record.buffer.subarray(record.keyStart, record.keyEnd), id, record.offset, record.size, path);
+        applier.onRecord(record.type, record.buffer, record.keyStart, record.keyEnd, id, record.offset, record.size, path);
       });
       judgeDamage(file, result, isLast, truncateCorruptTail, logger);
       if (isLast) {

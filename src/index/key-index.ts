@@ -119,26 +119,49 @@ export class KeyIndex {
 
   /** Points `key` at a record; returns the size of the record it supersedes, or 0 when new. */
   set(key: string, fileId: number, offset: number, size: number): number {
-    const existing = this.slotOf(key);
-    if (existing >= 0) {
-      const previousSize = this.positions[existing * 3 + 2]!;
-      this.supersededFileId = this.positions[existing * 3]!;
-      this.writePosition(existing, fileId, offset, size);
-      return previousSize;
+    if ((this.tableUsed + 1) * 2 > this.table.length) this.resizeTable();
+    // One probe finds the key, or where it goes (the first tombstone passed, else the empty entry).
+    const table = this.table;
+    const mask = this.tableMask;
+    let at = hashKey(key, this.seed) & mask;
+    let insertAt = -1;
+    for (;;) {
+      const entry = table[at]!;
+      if (entry === EMPTY) break;
+      if (entry === TOMBSTONE) {
+        if (insertAt < 0) insertAt = at;
+      } else if (this.slotKeys[entry - 1] === key) {
+        const existing = entry - 1;
+        const previousSize = this.positions[existing * 3 + 2]!;
+        this.supersededFileId = this.positions[existing * 3]!;
+        this.writePosition(existing, fileId, offset, size);
+        return previousSize;
+      }
+      at = (at + 1) & mask;
+    }
+    if (insertAt < 0) {
+      insertAt = at;
+      this.tableUsed++;
     }
     const slot = this.freeSlots.length > 0 ? this.freeSlots.pop()! : this.slotKeys.length;
     if (slot === this.slotKeys.length) {
       this.slotKeys.push(key);
-      if (this.positions.length < (slot + 1) * 3) this.growPositions();
+      if (this.positions.length < (slot + 1) * 3) this.growPositions(slot + 1);
     } else {
       this.slotKeys[slot] = key;
     }
     this.writePosition(slot, fileId, offset, size);
-    this.insertIntoTable(key, slot);
+    table[insertAt] = slot + 1;
     this.liveCount++;
     this.keyChars += key.length;
     this.pendingKeys.push(key);
     return 0;
+  }
+
+  /** Sizes the hash table and position store for `keys` keys, so loading them never rehashes. */
+  reserve(keys: number): void {
+    if (keys * 2 > this.table.length) this.resizeTable(keys);
+    if (this.positions.length < keys * 3) this.growPositions(keys);
   }
 
   /** Removes `key`; returns the size of the record it pointed at, or 0 when absent. */
@@ -290,19 +313,10 @@ export class KeyIndex {
     this.positions[at + 2] = size;
   }
 
-  private insertIntoTable(key: string, slot: number): void {
-    if ((this.tableUsed + 1) * 2 > this.table.length) this.resizeTable();
-    const mask = this.tableMask;
-    let at = hashKey(key, this.seed) & mask;
-    while (this.table[at]! > 0) at = (at + 1) & mask;
-    if (this.table[at] === EMPTY) this.tableUsed++;
-    this.table[at] = slot + 1;
-  }
-
   /** Rehashes live entries into a table at most half full (dropping tombstones). */
-  private resizeTable(): void {
+  private resizeTable(keysExpected = this.liveCount + 1): void {
     let capacity = this.table.length;
-    while ((this.liveCount + 1) * 2 > capacity) capacity *= 2;
+    while (Math.max(keysExpected, this.liveCount + 1) * 2 > capacity) capacity *= 2;
     const table = new Int32Array(capacity);
     const mask = capacity - 1;
     for (let slot = 0; slot < this.slotKeys.length; slot++) {
@@ -317,8 +331,10 @@ export class KeyIndex {
     this.tableUsed = this.liveCount;
   }
 
-  private growPositions(): void {
-    const positions = new Uint32Array(this.positions.length * 2);
+  private growPositions(slotsNeeded: number): void {
+    let capacity = this.positions.length;
+    while (capacity < slotsNeeded * 3) capacity *= 2;
+    const positions = new Uint32Array(capacity);
     positions.set(this.positions);
     this.positions = positions;
   }
