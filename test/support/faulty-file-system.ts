@@ -52,6 +52,11 @@ export interface FaultCounters {
 export class FaultyFileSystem implements FileSystem {
   readonly counters: FaultCounters = { write: 0, writeBytes: 0, datasync: 0, datasyncSync: 0, truncate: 0, read: 0, rename: 0, syncDir: 0, open: 0, copyFile: 0 };
   private rules: ActiveRule[] = [];
+  /**
+   * Awaited before every asynchronous datasync reaches the disk: tests hold fsyncs back with it to
+   * see what is (not yet) acknowledged.
+   */
+  beforeDatasync: ((path: string) => Promise<void>) | undefined;
 
   /**
    * `skipSync`: datasync and directory fsync do nothing (still counted) — for tests that open many
@@ -78,19 +83,21 @@ export class FaultyFileSystem implements FileSystem {
     for (const key of Object.keys(this.counters) as Array<keyof FaultCounters>) this.counters[key] = 0;
   }
 
-  /** The rule that fires for this call, if any (and records that it fired). */
+  /** The rule that fires for this call, if any. Every matching rule counts the call, fired or not. */
   check(operation: FaultOperation, path: string): FaultRule | undefined {
+    let firing: ActiveRule | undefined;
     for (const rule of this.rules) {
       if (rule.operation !== operation) continue;
       if (rule.path !== undefined && !path.includes(rule.path)) continue;
       rule.seen++;
+      if (firing !== undefined) continue;
       const limit = rule.times ?? (rule.nth !== undefined ? 1 : Number.POSITIVE_INFINITY);
       if (rule.fired >= limit) continue;
       if (rule.nth !== undefined && rule.seen < rule.nth) continue;
-      rule.fired++;
-      return rule;
+      firing = rule;
     }
-    return undefined;
+    if (firing !== undefined) firing.fired++;
+    return firing;
   }
 
   /** Throws the typed error the real file system would throw for an injected fault. */
@@ -216,8 +223,9 @@ class FaultyFile implements RandomAccessFile {
         return Promise.reject(error);
       }
     }
-    if (this.owner.options.skipSync === true) return Promise.resolve();
-    return this.inner.datasync();
+    const gate = this.owner.beforeDatasync;
+    const run = (): Promise<void> => (this.owner.options.skipSync === true ? Promise.resolve() : this.inner.datasync());
+    return gate === undefined ? run() : gate(this.path).then(run);
   }
 
   datasyncSync(): void {
