@@ -7,6 +7,7 @@ import type { TestContext } from 'node:test';
 import { splitDiskKey } from '../../src/codec/record.js';
 import { dataFileIds, dataFilePath } from '../../src/engine/file-names.js';
 import { scanRecords } from '../../src/engine/record-scanner.js';
+import type { KvEngine } from '../../src/engine/types.js';
 import { NodeFileSystem } from '../../src/io/node-file-system.js';
 
 export interface DiskRecord {
@@ -76,4 +77,66 @@ export function scratchDir(t: TestContext, name = 'db'): Scratch {
     rmSync(parent, { recursive: true, force: true });
   });
   return { parent, dir: join(parent, name), defer: (close) => closers.push(close) };
+}
+
+/** A seeded PRNG (mulberry32): workloads replay exactly from their seed. */
+export class Prng {
+  private state: number;
+
+  constructor(seed: number) {
+    this.state = seed >>> 0;
+  }
+
+  /** A uniform integer in [0, bound). */
+  below(bound: number): number {
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let x = this.state;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return (((x ^ (x >>> 14)) >>> 0) % bound) >>> 0;
+  }
+}
+
+export interface WorkloadOptions {
+  keys: number;
+  steps: number;
+  valueBytesMax: number;
+  seed: number;
+}
+
+/**
+ * Random puts (most), deletes and multi-key batches over `keys` distinct string keys, applied to the Db
+ * and to `model`; overwrites and deletes leave plenty for a merge to reclaim.
+ */
+export async function runWorkload(db: Pick<KvEngine, 'put' | 'delete' | 'write'>, model: Map<string, string>, options: WorkloadOptions): Promise<void> {
+  const rng = new Prng(options.seed);
+  const key = (): string => `key-${String(rng.below(options.keys)).padStart(6, '0')}`;
+  const value = (step: number): string => `v${step}:`.padEnd(1 + rng.below(options.valueBytesMax), String.fromCharCode(97 + rng.below(26)));
+  for (let step = 0; step < options.steps; step++) {
+    const roll = rng.below(10);
+    if (roll < 6) {
+      const k = key();
+      const v = value(step);
+      await db.put(k, v);
+      model.set(k, v);
+    } else if (roll < 8) {
+      const k = key();
+      await db.delete(k);
+      model.delete(k);
+    } else {
+      const ops: Array<{ type: 'put'; key: string; value: string } | { type: 'delete'; key: string }> = [];
+      const count = 2 + rng.below(5);
+      for (let i = 0; i < count; i++) ops.push(rng.below(4) === 0 ? { type: 'delete', key: key() } : { type: 'put', key: key(), value: value(step) });
+      await db.write(ops);
+      for (const op of ops) {
+        if (op.type === 'put') model.set(op.key, op.value);
+        else model.delete(op.key);
+      }
+    }
+  }
+}
+
+/** A Map model as sorted [key, value] pairs (keys here are ASCII, so string order is byte order). */
+export function sortedEntries(model: ReadonlyMap<string, string>): Array<[string, string]> {
+  return [...model.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
