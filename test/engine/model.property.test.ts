@@ -58,9 +58,16 @@ test('random puts, deletes and batches with close/reopen read back like a Map', 
       try {
         for (const step of steps) {
           if (step.kind === 'reopen') {
+            const before = db.stat();
             await db.close();
             ({ db } = await openDb(dir, { dataFileBytesMax }));
             assertMatches(db, model);
+            // Recovery recomputes the same accounting the write path kept.
+            const after = db.stat();
+            assert.deepEqual(
+              [after.keys, after.diskBytes, after.reclaimableBytes, after.lastSeq, after.activeFileId],
+              [before.keys, before.diskBytes, before.reclaimableBytes, before.lastSeq, before.activeFileId],
+            );
             continue;
           }
           if (step.kind === 'put') {

@@ -14,6 +14,7 @@ import {
   refReadMarker,
   refReplay,
   refSplitDiskKey,
+  refWriteSeqNo,
   type RefRecord,
 } from '../support/reference-format.js';
 import { openDb, sortedModel, tempDir } from './helpers.js';
@@ -130,4 +131,25 @@ test('seq-no written on close holds the last batch seq, and survives reopen', as
   for (let i = 0; i < 3; i++) await db.write([{ type: 'put', key: 'a', value: `${i}` }, { type: 'put', key: 'b', value: `${i}` }]);
   await db.close();
   assert.deepEqual(refReadMarker(join(dir, 'seq-no')), { key: 'seq.no', value: '3' });
+});
+
+test('batch seqs from 128 on take a two-byte uvarint prefix, on disk and through reopen', async (t) => {
+  const dir = tempDir(t);
+  let { db } = await openDb(dir);
+  await db.put('seed', 'x');
+  await db.close();
+  refWriteSeqNo(dir, 127);
+  ({ db } = await openDb(dir));
+  await db.write([{ type: 'put', key: 'a', value: '1' }, { type: 'put', key: 'b', value: '2' }]);
+  await db.close();
+  const batch = refReadDataFile(dir, 1).records.slice(1);
+  assert.deepEqual(batch.map((r) => [...r.key.subarray(0, 2)]), [[0x80, 0x01], [0x80, 0x01], [0x80, 0x01]]);
+  assert.deepEqual(batch.map((r) => describe(1, r).key), ['a', 'b', 'txn-fin']);
+  ({ db } = await openDb(dir));
+  try {
+    assert.equal(db.get('b')?.toString(), '2');
+    assert.equal(db.stat().lastSeq, 128);
+  } finally {
+    await db.close();
+  }
 });
