@@ -9,7 +9,7 @@ import { readPositionInto, RecordType, type RecordPosition } from '../codec/reco
 import { getUvarintInto, type DecodedInt } from '../codec/varint.js';
 import type { FileSystem, RandomAccessFile } from '../io/file-system.js';
 import { KeyIndex } from '../index/key-index.js';
-import { CaskError, ErrorCode } from '../util/errors.js';
+import { CaskError, ErrorCode, isCaskError } from '../util/errors.js';
 import {
   FIRST_FILE_ID,
   HINT_FILE_NAME,
@@ -76,7 +76,17 @@ export async function installMergeDirectory(fs: FileSystem, dir: string, logger:
     fs.removeTree(mergeDir);
     return;
   }
-  const boundary = await readMarkerFile(fs, finishedPath, MERGE_FINISHED_KEY);
+  let boundary: number;
+  try {
+    boundary = await readMarkerFile(fs, finishedPath, MERGE_FINISHED_KEY);
+  } catch (error) {
+    // merge-finished is the merge's last write; a crash during it leaves the file empty or torn. Until
+    // the old-removed marker exists the old files are untouched and authoritative: discard the merge.
+    if (!isCaskError(error, ErrorCode.Corruption) || fs.exists(join(mergeDir, MERGE_OLD_REMOVED_MARKER))) throw error;
+    logger({ level: 'warn', msg: 'discarding a merge whose merge-finished record is incomplete', mergeDir, reason: error.message });
+    fs.removeTree(mergeDir);
+    return;
+  }
   moveMergedFiles(fs, dir, boundary, logger, onStep);
 }
 

@@ -308,3 +308,22 @@ test('an install interrupted after some merged files moved in resumes and loses 
   await assertOpensTo(dir, expected);
   assert.equal(existsSync(mergeDir), false);
 });
+
+test('a merge-finished left empty or torn by a crash during its write counts as an unfinished merge', async (t) => {
+  for (const damage of ['empty', 'torn'] as const) {
+    const dir = tempDir(t, damage);
+    const mergeDir = `${dir}-merge`;
+    const expected = buildMerge(dir, mergeDir, { finished: true });
+    const finishedPath = join(mergeDir, 'merge-finished');
+    const whole = readFileSync(finishedPath);
+    writeFileSync(finishedPath, damage === 'empty' ? Buffer.alloc(0) : whole.subarray(0, whole.length - 3));
+    const { db, logs } = await openDb(dir);
+    try {
+      assert.deepEqual(contentsOf(db), sortedModel(expected));
+      assert.ok(logs.some((entry) => /merge/.test(entry.msg) && entry.level === 'warn'));
+    } finally {
+      await db.close();
+    }
+    assert.equal(existsSync(mergeDir), false);
+  }
+});
