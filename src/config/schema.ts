@@ -42,6 +42,21 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { key: 'registry.advertise', type: 'string', default: '', settable: false, description: 'host:port clients should use (default bind:port)' },
   { key: 'registry.sessionTimeoutMs', type: 'int', default: 10_000, min: 1000, max: 600_000, settable: false,
     description: 'ZooKeeper session timeout: how soon a crashed server disappears' },
+  { key: 'raft.id', type: 'int', default: 0, min: 0, max: 2 ** 32 - 1, settable: false, description: 'this node\'s Raft id (mode raft; a positive integer, unique in the cluster)' },
+  { key: 'raft.peers', type: 'string', default: '', settable: false,
+    description: 'Raft peers id=host:port,… (peer ports, not client ports); the own entry is this node\'s peer listen address' },
+  { key: 'raft.dir', type: 'string', default: '', settable: false, description: 'Raft log, hard state and snapshots (default <dir>/raft)' },
+  { key: 'raft.join', type: 'enum', default: 'no', values: ['no', 'yes'], settable: false,
+    description: 'yes: start empty and wait to be added to a running cluster (caskdb cluster add) instead of bootstrapping' },
+  { key: 'raft.tick-ms', type: 'int', default: 100, min: 1, max: 10_000, settable: false, description: 'Raft tick interval in milliseconds' },
+  { key: 'raft.election-ticks', type: 'int', default: 10, min: 2, max: 10_000, settable: false, description: 'election timeout in ticks (randomised up to twice this)' },
+  { key: 'raft.heartbeat-ticks', type: 'int', default: 1, min: 1, max: 10_000, settable: false, description: 'leader heartbeat interval in ticks (less than raft.election-ticks)' },
+  { key: 'raft.request-timeout-ms', type: 'int', default: 5000, min: 10, max: 600_000, settable: false,
+    description: 'how long a command waits for a leader, a commit or a read index before it fails (CLUSTERDOWN / TIMEOUT)' },
+  { key: 'raft.snapshot-entries', type: 'int', default: 10_000, min: 10, max: 100_000_000, settable: false,
+    description: 'take a snapshot and compact the Raft log after this many applied entries' },
+  { key: 'raft.catchup-entries', type: 'int', default: 1000, min: 0, max: 100_000_000, settable: false,
+    description: 'log entries kept behind a snapshot so slightly lagging followers need no snapshot' },
 ];
 
 export const KEY_SPECS: ReadonlyMap<string, KeySpec> = new Map(CONFIG_KEYS.map((s) => [s.key, s]));
@@ -69,6 +84,16 @@ export interface ServerConfig {
   'registry.weight': number;
   'registry.advertise': string;
   'registry.sessionTimeoutMs': number;
+  'raft.id': number;
+  'raft.peers': string;
+  'raft.dir': string;
+  'raft.join': 'no' | 'yes';
+  'raft.tick-ms': number;
+  'raft.election-ticks': number;
+  'raft.heartbeat-ticks': number;
+  'raft.request-timeout-ms': number;
+  'raft.snapshot-entries': number;
+  'raft.catchup-entries': number;
 }
 
 export type ConfigKey = keyof ServerConfig;

@@ -7,14 +7,33 @@ import { Db } from '../engine/db.js';
 import { StandaloneStore } from '../store/standalone-store.js';
 import { CaskError, ErrorCode } from '../util/errors.js';
 import { version } from '../util/version.js';
+import type { KvStore } from '../store/kv-store.js';
 import type { ServerHook } from './hooks.js';
 import { ServerLogger } from './logger.js';
 import { CaskServer } from './server.js';
 
+/** A Raft store's current role and role-change events (the registry publishes them). */
+interface RoleSource {
+  readonly role: string;
+  onRole(listener: (role: string) => void): void;
+}
+
+function isRoleSource(store: KvStore): store is KvStore & RoleSource {
+  return typeof (store as Partial<RoleSource>).onRole === 'function';
+}
+
+function roleOf(store: KvStore): string {
+  return isRoleSource(store) ? store.role : 'follower';
+}
+
+function onRoleChange(store: KvStore, listener: (role: string) => void): void {
+  if (isRoleSource(store)) store.onRole(listener);
+}
+
 /** ZooKeeper registration, loaded only when `registry.zookeeper` is set. */
 async function registryHook(config: ServerConfig, log: ServerLogger): Promise<ServerHook> {
   const { startRegistration, advertiseAddress } = await import('../registry/index.js');
-  let registration: { stop(): Promise<void> } | undefined;
+  let registration: { stop(): Promise<void>; setRole(role: string): Promise<void> } | undefined;
   return {
     name: 'registry',
     start(context) {
@@ -25,9 +44,14 @@ async function registryHook(config: ServerConfig, log: ServerLogger): Promise<Se
         cluster: config['registry.cluster'],
         weight: config['registry.weight'],
         advertise,
-        role: context.store.mode === 'standalone' ? 'standalone' : 'follower',
+        role: context.store.mode === 'standalone' ? 'standalone' : roleOf(context.store),
         sessionTimeoutMs: config['registry.sessionTimeoutMs'],
         log: (line) => log.info(line, { component: 'registry' }),
+      });
+      const reg = registration;
+      onRoleChange(context.store, (role) => {
+        if (role === 'pre-candidate') return;
+        reg.setRole(role).catch((error: unknown) => log.warn('publishing the role failed', { component: 'registry', error: (error as Error).message }));
       });
       log.info('registering in ZooKeeper', { zookeeper: config['registry.zookeeper'], cluster: config['registry.cluster'], advertise });
     },
@@ -51,17 +75,21 @@ export const serverCommand = {
       process.stdout.write(configHelp() + '\n');
       return 0;
     }
-    if (config.mode === 'raft') {
-      throw new CaskError(ErrorCode.Config, "mode 'raft' is not available in this build yet: run with mode standalone (the default)");
-    }
     const log = new ServerLogger(config['log-level']);
-    const engine = await Db.open({
-      dir: config.dir,
-      sync: config.sync,
-      valueBytesMax: Math.max(config['proto-max-bulk-len'], 1024 * 1024),
-      logger: (entry) => log.log({ ...entry, component: 'engine' }),
-    });
-    const store = new StandaloneStore(engine, { stringBytesMax: config['proto-max-bulk-len'] });
+    let store: KvStore;
+    if (config.mode === 'raft') {
+      // Lock, recover the engine, recover the Raft log, join the cluster — then (below) open the client port.
+      const { openRaftStore } = await import('../cluster/index.js');
+      store = await openRaftStore(config, log);
+    } else {
+      const engine = await Db.open({
+        dir: config.dir,
+        sync: config.sync,
+        valueBytesMax: Math.max(config['proto-max-bulk-len'], 1024 * 1024),
+        logger: (entry) => log.log({ ...entry, component: 'engine' }),
+      });
+      store = new StandaloneStore(engine, { stringBytesMax: config['proto-max-bulk-len'] });
+    }
     const hooks: ServerHook[] = [];
     if (config['registry.zookeeper'] !== '') hooks.push(await registryHook(config, log));
     const server = new CaskServer({ config, sources, configFile, store, log, hooks });
@@ -73,8 +101,8 @@ export const serverCommand = {
     }
     const ms = Math.round(performance.now() - started);
     log.info(
-      `caskdb ${version} ready: mode=${store.mode} address=${server.address.host}:${server.address.port} dir=${config.dir} keys=${engine.size} in ${ms} ms`,
-      { event: 'ready', version, mode: store.mode, host: server.address.host, port: server.address.port, dir: config.dir, keys: engine.size, startupMs: ms, sync: config.sync },
+      `caskdb ${version} ready: mode=${store.mode} address=${server.address.host}:${server.address.port} dir=${config.dir} keys=${store.view.size} in ${ms} ms`,
+      { event: 'ready', version, mode: store.mode, host: server.address.host, port: server.address.port, dir: config.dir, keys: store.view.size, startupMs: ms, sync: config.sync },
     );
     const onSignal = (signal: string) => {
       void server.shutdown(signal).catch(() => undefined);

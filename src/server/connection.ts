@@ -8,6 +8,7 @@ import { RespParser } from '../resp/parser.js';
 import { ReplyError, ReplyWriter, type ProtocolVersion, type Reply } from '../resp/reply.js';
 import { checkArity, lookupDataCommand } from '../store/data-commands.js';
 import type { WatchedKey } from '../store/mutation.js';
+import { ErrorCode, isCaskError } from '../util/errors.js';
 import type { ClientInfo, ServerContext } from './context.js';
 import { lookupServerCommand, NO_REPLY, type Outcome } from './server-commands.js';
 
@@ -31,6 +32,14 @@ export function unknownCommandError(argv: readonly Buffer[]): ReplyError {
   return new ReplyError(`ERR unknown command '${argv[0]!.toString('latin1').slice(0, 128)}', with args beginning with: ${args}`);
 }
 
+/** A failed read barrier as a reply: Raft's no-leader and timeout conditions get their own error prefixes. */
+function barrierError(error: unknown): ReplyError {
+  const message = (error as Error)?.message ?? String(error);
+  if (isCaskError(error, ErrorCode.NoLeader)) return new ReplyError(`CLUSTERDOWN ${message}`);
+  if (isCaskError(error, ErrorCode.Timeout)) return new ReplyError(`TIMEOUT ${message}`);
+  return new ReplyError(`ERR ${message}`);
+}
+
 export class Connection implements ClientInfo {
   proto: ProtocolVersion = 2;
   name = '';
@@ -43,6 +52,8 @@ export class Connection implements ClientInfo {
   multi: Buffer[][] | undefined;
   multiFailed = false;
   watched: WatchedKey[] = [];
+  /** READONLY: this client accepts stale local reads in Raft mode (no ReadIndex round). */
+  staleReads = false;
 
   private readonly parser: RespParser;
   private readonly writer = new ReplyWriter();
@@ -154,12 +165,12 @@ export class Connection implements ClientInfo {
     if (parsed instanceof ReplyError) return parsed;
     const store = this.ctx.store;
     if (parsed.kind === 'read') {
-      const barrier = store.readBarrier();
+      const barrier = store.readBarrier(this.staleReads);
       if (barrier === undefined) return parsed.run(store.view, store.readContext);
       this.mustWait = true;
       return barrier.then(
         () => parsed.run(store.view, store.readContext),
-        (error: unknown) => new ReplyError(`ERR ${(error as Error).message}`),
+        (error: unknown) => barrierError(error),
       );
     }
     const out = store.submit(parsed.mutation);

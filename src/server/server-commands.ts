@@ -201,6 +201,29 @@ define('command', -1, [], 'Describes the commands.', (_c, a) => {
   }
 });
 
+// --- Raft mode --------------------------------------------------------------------------------------
+
+define('readonly', 1, ['fast'], 'Raft mode: this connection reads the local node\'s state, possibly stale (no ReadIndex round).', (conn) => {
+  conn.staleReads = true;
+  return 'OK';
+}, { group: 'cluster' });
+
+define('readwrite', 1, ['fast'], 'Raft mode: back to linearizable reads (the default).', (conn) => {
+  conn.staleReads = false;
+  return 'OK';
+}, { group: 'cluster' });
+
+/** The Raft store's admin entry point (RAFT STATUS/ADD/PROMOTE/REMOVE/TRANSFER/SNAPSHOT). */
+interface RaftAdmin {
+  raftCommand(args: readonly string[]): Promise<Reply>;
+}
+
+define('raft', -2, [], 'Raft mode: STATUS, ADD id host:port [LEARNER], PROMOTE id, REMOVE id, TRANSFER id, SNAPSHOT.', (_c, a, ctx) => {
+  const admin = ctx.store as unknown as Partial<RaftAdmin>;
+  if (ctx.store.mode !== 'raft' || typeof admin.raftCommand !== 'function') return new ReplyError('ERR RAFT commands need mode raft (this server is standalone)');
+  return admin.raftCommand(a.slice(1).map((b) => b.toString('utf8')));
+}, { group: 'cluster' });
+
 // --- transactions ----------------------------------------------------------------------------------
 
 define('multi', 1, ['fast'], 'Starts a transaction.', (conn) => {

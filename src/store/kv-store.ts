@@ -22,9 +22,10 @@ export interface KvStore {
   readonly appliesSynchronously: boolean;
   /**
    * Call before serving a read. undefined = the view may be read now (standalone); a promise = read once
-   * it resolves (Raft ReadIndex). A rejection is sent to the client as an error.
+   * it resolves (Raft ReadIndex). A rejection is sent to the client as an error. `stale`: the connection
+   * accepts possibly stale local reads (READONLY), so no ReadIndex round is needed.
    */
-  readBarrier(): Promise<void> | undefined;
+  readBarrier(stale?: boolean): Promise<void> | undefined;
   /**
    * Applies a mutation. The reply is returned (or its promise resolves) once the write is as durable as
    * the sync policy promises (Raft: committed and applied). A failed write resolves to an error reply.

@@ -1,0 +1,458 @@
+// The Raft node driver: owns the RawNode, the durable log and the peer transport, ticks the core from a
+// timer and runs the Ready loop in the contract's order — persist (snapshot, entries, hard state; fsync when
+// mustSync) → send → apply (snapshot, committed entries in log order) and hand out read states → advance.
+// Invariant: one Ready is handled at a time; inputs (step/propose/tick) may arrive while it is in flight.
+import fs from 'node:fs';
+import { join } from 'node:path';
+import { decodeConfChange } from '../raft/codec.js';
+import { RawNode, bootstrapState, type Status } from '../raft/raw-node.js';
+import { Xoshiro128 } from '../raft/prng.js';
+import {
+  type ConfChange,
+  type Entry,
+  type Message,
+  type ReadState,
+  type Snapshot,
+  ConfChangeType,
+  EntryType,
+  MessageType,
+  NONE,
+  StateType,
+  isEmptySnapshot,
+  stateTypeName,
+} from '../raft/types.js';
+import { CaskError, ErrorCode } from '../util/errors.js';
+import { PeerTransport, type SnapshotChunkHeader, type SnapshotChunkRequest } from './peer-transport.js';
+import { DurableRaftStorage, writeFileAtomic } from './raft-log-storage.js';
+
+/** What the node applies committed entries to (the RaftStore's engine). */
+export interface StateMachine {
+  /** Index of the last entry whose effects are in the state machine (durable with the engine's data). */
+  readonly appliedIndex: number;
+  /** Applies committed normal entries in order; effects are visible when it returns. */
+  applyEntries(entries: readonly Entry[]): void;
+  /** Replaces the state with the snapshot (its files are already fetched into `snapshotDir`). */
+  installSnapshot(snapshot: Snapshot, snapshotDir: string): Promise<void>;
+  /** Makes a snapshot of the applied state in `targetDir`; resolves with the index it covers. */
+  createSnapshot(targetDir: string): Promise<number>;
+  onReadStates(states: readonly ReadState[]): void;
+  onRoleChange(role: string, leaderId: number): void;
+}
+
+export interface RaftNodeOptions {
+  readonly id: number;
+  /** raft.dir: log, hard state, snapshots, peer address book. */
+  readonly dir: string;
+  /** Initial address book (raft.peers); the own entry is the peer listen address. */
+  readonly peers: ReadonlyMap<number, string>;
+  /** Start without bootstrapping: wait to be added by the leader (caskdb cluster add). */
+  readonly join: boolean;
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  readonly tickMs: number;
+  /** Take a snapshot (and compact) once this many entries are applied past the last one. */
+  readonly snapshotEntries: number;
+  /** Entries kept in the log behind a snapshot, for slow followers. */
+  readonly catchupEntries: number;
+  readonly log: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+  /** A failure the node cannot continue from (log fsync failed, apply failed). */
+  readonly onFatal: (error: Error) => void;
+}
+
+/** The snapshot descriptor carried in Snapshot.data: which files, who has them. */
+export interface SnapshotDescriptor {
+  readonly index: number;
+  readonly files: ReadonlyArray<{ readonly name: string; readonly size: number }>;
+  readonly peers: Record<string, string>;
+}
+
+const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
+const PEERS_FILE = 'peers.json';
+
+export function decodeDescriptor(data: Uint8Array): SnapshotDescriptor {
+  return JSON.parse(Buffer.from(data).toString('utf8')) as SnapshotDescriptor;
+}
+
+export class RaftNode {
+  readonly id: number;
+  readonly raw: RawNode;
+  readonly storage: DurableRaftStorage;
+  readonly transport: PeerTransport;
+  /** node id → peer address. */
+  readonly peers = new Map<number, string>();
+  leaderId = NONE;
+  role = 'follower';
+  private running = false;
+  private rerun = false;
+  private ticker: NodeJS.Timeout | undefined;
+  private closed = false;
+  private snapshotting = false;
+  private readonly fetching = new Map<number, Promise<void>>();
+  private readonly snapSentAt = new Map<number, number>();
+  lastSnapshot: { index: number; term: number; at: string; files: number; bytes: number } | undefined;
+  snapshotsSent = 0;
+  snapshotsInstalled = 0;
+
+  constructor(
+    readonly options: RaftNodeOptions,
+    readonly sm: StateMachine,
+    storage: DurableRaftStorage,
+  ) {
+    this.id = options.id;
+    this.storage = storage;
+    for (const [id, addr] of options.peers) this.peers.set(id, addr);
+    const saved = join(options.dir, PEERS_FILE);
+    if (fs.existsSync(saved)) {
+      const book = JSON.parse(fs.readFileSync(saved, 'utf8')) as Record<string, string>;
+      for (const [id, addr] of Object.entries(book)) if (!this.peers.has(Number(id))) this.peers.set(Number(id), addr);
+    }
+    if (storage.lastIndex() === 0 && !options.join) {
+      // A founding member: the initial voters are the first log entries (see bootstrapState).
+      const boot = bootstrapState([...options.peers.keys()].sort((a, b) => a - b));
+      storage.bootstrap(boot.hardState, boot.entries);
+    }
+    storage.ensureCommitted(sm.appliedIndex);
+    const seed = (options.id * 2654435761 + Date.now()) >>> 0;
+    this.raw = new RawNode({
+      id: options.id,
+      storage,
+      rng: new Xoshiro128(seed),
+      electionTimeoutTicks: options.electionTicks,
+      heartbeatIntervalTicks: options.heartbeatTicks,
+      applied: sm.appliedIndex,
+      checkQuorum: true,
+      preVote: true,
+    });
+    const snap = storage.snapshot();
+    if (!isEmptySnapshot(snap)) {
+      const d = decodeDescriptor(snap.data);
+      this.lastSnapshot = { index: snap.metadata.index, term: snap.metadata.term, at: '', files: d.files.length, bytes: d.files.reduce((n, f) => n + f.size, 0) };
+    }
+    this.transport = new PeerTransport(this.id, this.peers.get(this.id) ?? '', {
+      onMessage: (m) => this.receive(m),
+      onUnreachable: (id) => {
+        if (!this.closed) this.raw.reportUnreachable(id);
+      },
+      onSnapshotRequest: (req) => this.serveSnapshotChunk(req),
+      onPeerAddress: (id, addr) => this.learnPeer(id, addr, false),
+    });
+  }
+
+  get snapshotsDir(): string {
+    return join(this.options.dir, 'snapshots');
+  }
+
+  async start(): Promise<void> {
+    const own = this.peers.get(this.id);
+    if (own === undefined) throw new CaskError(ErrorCode.Config, `raft.peers has no address for this node (raft.id ${this.id})`);
+    await this.transport.listen(own);
+    this.transport.setPeers(this.peers);
+    this.ticker = setInterval(() => this.tick(), this.options.tickMs);
+    this.schedule();
+  }
+
+  private tick(): void {
+    if (this.closed) return;
+    this.raw.tick();
+    this.retrySnapshots();
+    this.schedule();
+  }
+
+  /** A peer's message: snapshots are fetched (files) before the core sees them. */
+  private receive(m: Message): void {
+    if (this.closed) return;
+    if (m.type === MessageType.Snap && m.snapshot !== undefined) {
+      this.fetchSnapshot(m);
+      return;
+    }
+    try {
+      this.raw.step(m);
+    } catch (e) {
+      this.options.log('debug', 'dropped a peer message', { error: (e as Error).message });
+      return;
+    }
+    this.schedule();
+  }
+
+  /** Proposes normal data; throws NotLeader/LimitExceeded from the core. */
+  propose(data: Uint8Array): void {
+    this.raw.propose(data);
+    this.schedule();
+  }
+
+  proposeConfChange(cc: ConfChange): void {
+    this.raw.proposeConfChange(cc);
+    this.schedule();
+  }
+
+  readIndex(context: Uint8Array): void {
+    this.raw.readIndex(context);
+    this.schedule();
+  }
+
+  transferLeadership(to: number): void {
+    this.raw.transferLeadership(to);
+    this.schedule();
+  }
+
+  status(): Status {
+    return this.raw.status();
+  }
+
+  schedule(): void {
+    if (this.closed) return;
+    if (this.running) {
+      this.rerun = true;
+      return;
+    }
+    this.running = true;
+    setImmediate(() => {
+      this.runReady().then(
+        () => {
+          this.running = false;
+          if (this.rerun) {
+            this.rerun = false;
+            this.schedule();
+          }
+        },
+        (e: unknown) => {
+          this.running = false;
+          this.closed = true;
+          this.options.onFatal(e as Error);
+        },
+      );
+    });
+  }
+
+  private async runReady(): Promise<void> {
+    while (!this.closed && this.raw.hasReady()) {
+      this.rerun = false;
+      const rd = this.raw.ready();
+      if (rd.softState !== undefined) {
+        this.leaderId = rd.softState.lead;
+        this.role = stateTypeName[rd.softState.state];
+        this.sm.onRoleChange(this.role, this.leaderId);
+      }
+      // 1. persist
+      if (rd.snapshot !== undefined && !isEmptySnapshot(rd.snapshot)) this.storage.applySnapshot(rd.snapshot);
+      for (const e of rd.entries) if (e.type === EntryType.ConfChange) this.learnConfChange(e, false);
+      await this.storage.save(rd.hardState, rd.entries, rd.mustSync);
+      // 2. send
+      if (rd.messages.length > 0) {
+        for (const m of rd.messages) if (m.type === MessageType.Snap) this.onSnapshotSent(m);
+        this.transport.send(rd.messages);
+      }
+      // 3. apply
+      if (rd.snapshot !== undefined && !isEmptySnapshot(rd.snapshot)) {
+        const d = decodeDescriptor(rd.snapshot.data);
+        for (const [id, addr] of Object.entries(d.peers)) this.learnPeer(Number(id), addr, false);
+        await this.sm.installSnapshot(rd.snapshot, join(this.snapshotsDir, String(rd.snapshot.metadata.index)));
+        this.snapshotsInstalled++;
+        this.lastSnapshot = { index: rd.snapshot.metadata.index, term: rd.snapshot.metadata.term, at: new Date().toISOString(), files: d.files.length, bytes: d.files.reduce((n, f) => n + f.size, 0) };
+        this.pruneSnapshots(rd.snapshot.metadata.index);
+      }
+      if (rd.committedEntries.length > 0) {
+        for (const e of rd.committedEntries) if (e.type === EntryType.ConfChange) this.learnConfChange(e, true);
+        this.sm.applyEntries(rd.committedEntries);
+      }
+      if (rd.readStates.length > 0) this.sm.onReadStates(rd.readStates);
+      this.raw.advance();
+      this.maybeSnapshot();
+    }
+  }
+
+  // ---- membership and addresses ----
+
+  private learnConfChange(e: Entry, committed: boolean): void {
+    const cc = decodeConfChange(e.data);
+    if (cc.type === ConfChangeType.RemoveNode) {
+      if (!committed) return;
+      if (cc.nodeId === this.id) this.options.log('warn', 'this node was removed from the cluster', { index: e.index });
+      else if (this.peers.delete(cc.nodeId)) this.savePeers();
+      return;
+    }
+    if (cc.context.byteLength > 0) this.learnPeer(cc.nodeId, Buffer.from(cc.context).toString('utf8'), true);
+  }
+
+  private learnPeer(id: number, addr: string, override: boolean): void {
+    if (id === this.id || id === NONE) return;
+    const known = this.peers.get(id);
+    if (known === addr || (known !== undefined && !override)) return;
+    this.peers.set(id, addr);
+    this.transport.setPeers(this.peers);
+    this.savePeers();
+  }
+
+  private savePeers(): void {
+    const book: Record<string, string> = {};
+    for (const [id, addr] of this.peers) book[String(id)] = addr;
+    writeFileAtomic(join(this.options.dir, PEERS_FILE), Buffer.from(JSON.stringify(book)));
+    this.transport.setPeers(this.peers);
+  }
+
+  // ---- snapshots ----
+
+  private maybeSnapshot(): void {
+    if (this.snapshotting || this.closed) return;
+    const snapIndex = this.storage.snapshot().metadata.index;
+    if (this.sm.appliedIndex - snapIndex < this.options.snapshotEntries) return;
+    this.snapshotting = true;
+    this.takeSnapshot().then(
+      () => (this.snapshotting = false),
+      (e: unknown) => {
+        this.snapshotting = false;
+        this.options.log('warn', 'snapshot failed', { error: (e as Error).message });
+      },
+    );
+  }
+
+  /** Snapshots the applied state now (also `RAFT SNAPSHOT`); resolves with the index covered. */
+  async takeSnapshot(): Promise<number> {
+    const started = Date.now();
+    fs.mkdirSync(this.snapshotsDir, { recursive: true });
+    const tmp = join(this.snapshotsDir, `tmp-${process.pid}-${started}`);
+    fs.rmSync(tmp, { recursive: true, force: true });
+    const index = await this.sm.createSnapshot(tmp);
+    const current = this.storage.snapshot().metadata.index;
+    if (index <= current || index < this.storage.firstIndex() - 1 || this.closed) {
+      fs.rmSync(tmp, { recursive: true, force: true });
+      return current;
+    }
+    const files = fs.readdirSync(tmp).map((name) => ({ name, size: fs.statSync(join(tmp, name)).size }));
+    const final = join(this.snapshotsDir, String(index));
+    fs.rmSync(final, { recursive: true, force: true });
+    fs.renameSync(tmp, final);
+    const peers: Record<string, string> = {};
+    for (const [id, addr] of this.peers) peers[String(id)] = addr;
+    peers[String(this.id)] = this.peers.get(this.id) ?? '';
+    const data = Buffer.from(JSON.stringify({ index, files, peers } satisfies SnapshotDescriptor));
+    const snap = this.storage.createSnapshot(index, this.raw.confStateAt(index), data, index - this.options.catchupEntries);
+    const bytes = files.reduce((n, f) => n + f.size, 0);
+    this.lastSnapshot = { index, term: snap.metadata.term, at: new Date().toISOString(), files: files.length, bytes };
+    this.options.log('info', 'snapshot taken', { index, files: files.length, bytes, ms: Date.now() - started, firstIndex: this.storage.firstIndex() });
+    this.pruneSnapshots(index);
+    return index;
+  }
+
+  /** Keeps the newest snapshot directory (and any being fetched); removes older ones. */
+  private pruneSnapshots(keep: number): void {
+    for (const name of fs.readdirSync(this.snapshotsDir)) {
+      const n = Number(name);
+      if (Number.isInteger(n) && n < keep) fs.rmSync(join(this.snapshotsDir, name), { recursive: true, force: true });
+    }
+  }
+
+  private onSnapshotSent(m: Message): void {
+    this.snapshotsSent++;
+    this.snapSentAt.set(m.to, Date.now());
+    this.options.log('info', 'sending snapshot', { to: m.to, index: m.snapshot?.metadata.index });
+  }
+
+  /** A follower stuck in snapshot state (its fetch failed) is probed again, which resends the snapshot. */
+  private retrySnapshots(): void {
+    if (this.raw.raft.state !== StateType.Leader) return;
+    const retryMs = Math.max(2000, this.options.tickMs * this.options.electionTicks * 4);
+    for (const [id, at] of this.snapSentAt) {
+      const pr = this.raw.raft.prs.get(id);
+      if (pr === undefined || pr.state !== 'snapshot') {
+        this.snapSentAt.delete(id);
+        continue;
+      }
+      if (Date.now() - at > retryMs) {
+        this.snapSentAt.delete(id);
+        this.raw.reportSnapshot(id, true);
+      }
+    }
+  }
+
+  private async serveSnapshotChunk(req: SnapshotChunkRequest): Promise<{ header: SnapshotChunkHeader; data: Buffer }> {
+    if (!/^[A-Za-z0-9._-]+$/.test(req.file)) throw new Error(`bad file name ${req.file}`);
+    const path = join(this.snapshotsDir, String(req.index), req.file);
+    const fh = await fs.promises.open(path, 'r');
+    try {
+      const size = (await fh.stat()).size;
+      const length = Math.max(0, Math.min(req.length, SNAPSHOT_CHUNK_BYTES, size - req.offset));
+      const data = Buffer.allocUnsafe(length);
+      const { bytesRead } = await fh.read(data, 0, length, req.offset);
+      return { header: { file: req.file, offset: req.offset, size }, data: data.subarray(0, bytesRead) };
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Pulls the snapshot's files from the sender (resuming partial files), then steps the message. */
+  private fetchSnapshot(m: Message): void {
+    const snap = m.snapshot!;
+    const index = snap.metadata.index;
+    if (index <= this.storage.snapshot().metadata.index || this.fetching.has(index)) return;
+    const addr = this.peers.get(m.from);
+    if (addr === undefined) return;
+    const run = this.pullSnapshotFiles(m.from, addr, snap).then(
+      () => {
+        this.fetching.delete(index);
+        if (this.closed) return;
+        try {
+          this.raw.step(m);
+        } catch (e) {
+          this.options.log('warn', 'snapshot message refused', { error: (e as Error).message });
+        }
+        this.schedule();
+      },
+      (e: unknown) => {
+        this.fetching.delete(index);
+        this.options.log('warn', 'snapshot fetch failed; will resume', { from: m.from, index, error: (e as Error).message });
+      },
+    );
+    this.fetching.set(index, run);
+  }
+
+  private async pullSnapshotFiles(from: number, addr: string, snap: Snapshot): Promise<void> {
+    const { SnapshotFetcher } = await import('./peer-transport.js');
+    const d = decodeDescriptor(snap.data);
+    const index = snap.metadata.index;
+    const incoming = join(this.snapshotsDir, `incoming-${index}`);
+    fs.mkdirSync(incoming, { recursive: true });
+    for (const name of fs.readdirSync(this.snapshotsDir)) {
+      if (name.startsWith('incoming-') && name !== `incoming-${index}`) fs.rmSync(join(this.snapshotsDir, name), { recursive: true, force: true });
+    }
+    this.options.log('info', 'fetching snapshot', { from, index, files: d.files.length });
+    const fetcher = new SnapshotFetcher(addr, this.id, from, 30_000);
+    try {
+      for (const f of d.files) {
+        const path = join(incoming, f.name);
+        let offset = fs.existsSync(path) ? fs.statSync(path).size : 0;
+        if (offset > f.size) {
+          fs.rmSync(path);
+          offset = 0;
+        }
+        const fd = fs.openSync(path, 'a');
+        try {
+          while (offset < f.size) {
+            const { data } = await fetcher.fetch({ index, file: f.name, offset, length: SNAPSHOT_CHUNK_BYTES });
+            if (data.length === 0) throw new Error(`snapshot file ${f.name} ended at ${offset} of ${f.size}`);
+            fs.writeSync(fd, data);
+            offset += data.length;
+          }
+          fs.fsyncSync(fd);
+        } finally {
+          fs.closeSync(fd);
+        }
+      }
+    } finally {
+      fetcher.close();
+    }
+    const final = join(this.snapshotsDir, String(index));
+    fs.rmSync(final, { recursive: true, force: true });
+    fs.renameSync(incoming, final);
+    this.options.log('info', 'snapshot fetched', { from, index });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.ticker !== undefined) clearInterval(this.ticker);
+    while (this.running) await new Promise((r) => setTimeout(r, 2));
+    await this.transport.close();
+    this.storage.close();
+  }
+}
