@@ -5,9 +5,9 @@
 //   | 4 bytes | 1 byte | varint (≤5)  | varint (≤5)    |     |       |
 //   +---------+--------+--------------+----------------+-----+-------+
 //
-// crc32 is IEEE CRC-32 of every byte after the crc field, little-endian. Sizes are zigzag varints.
+// crc32 is IEEE CRC-32 (crc32.ts) of every byte after the crc field, little-endian. Sizes are zigzag varints.
 // The key stored on disk is uvarint(seq) ++ userKey; seq 0 means "not in a batch".
-import { crc32 } from 'node:zlib';
+import { crc32Range } from './crc32.js';
 import { getUvarint, getUvarintInto, getVarint, putUvarint, putVarint, unzigzag, uvarintLength, varintLength, type DecodedInt } from './varint.js';
 
 export const RecordType = { Normal: 0, Deleted: 1, BatchFinished: 2 } as const;
@@ -58,7 +58,7 @@ export function encodeRecordInto(
   cursor += key.length;
   target.set(value, cursor);
   cursor += value.length;
-  target.writeUInt32LE(crc32(target.subarray(offset + CRC_BYTES, cursor)), offset);
+  target.writeUInt32LE(crc32Range(target, offset + CRC_BYTES, cursor), offset);
   return cursor;
 }
 
@@ -178,7 +178,7 @@ export function decodeHeader(source: Uint8Array, offset: number, end: number): H
 
 /** True when the stored crc matches the record bytes `source[offset, offset + length)`. */
 export function recordCrcMatches(source: Uint8Array, offset: number, length: number, storedCrc: number): boolean {
-  return crc32(source.subarray(offset + CRC_BYTES, offset + length)) === storedCrc;
+  return crc32Range(source, offset + CRC_BYTES, offset + length) === storedCrc;
 }
 
 /** Splits an on-disk key into its batch seq and the user key (a view, not a copy). */

@@ -5,7 +5,8 @@
 // (installMergeDirectory, crash-safe); a crash anywhere before leaves the old files authoritative.
 // Reads go to the thread pool and the loop yields between chunks, so the Db keeps serving meanwhile.
 import { dirname, join } from 'node:path';
-import { encodePosition, encodeRecordInto, recordLength, RecordType, splitDiskKey } from '../codec/record.js';
+import { encodeRecordInto, recordLength, RecordType } from '../codec/record.js';
+import { getUvarintInto, putVarint, varintLength, type DecodedInt } from '../codec/varint.js';
 import type { FileSystem, RandomAccessFile } from '../io/file-system.js';
 import type { KeyIndex } from '../index/key-index.js';
 import { assert } from '../util/assert.js';
@@ -94,6 +95,22 @@ class OutputFile {
   }
 }
 
+/** Appends the hint record of one copied key: raw user key, value varint(fileId, offset, size). */
+function writeHintRecord(hint: OutputFile, source: Buffer, keyStart: number, keyEnd: number, fileId: number, offset: number, size: number): void {
+  const keyLength = keyEnd - keyStart;
+  const valueLength = varintLength(fileId) + varintLength(offset) + varintLength(size);
+  const total = recordLength(keyLength, valueLength);
+  const target = hint.reserve(total);
+  const start = hint.cursor;
+  let cursor = putVarint(positionScratch, 0, fileId);
+  cursor = putVarint(positionScratch, cursor, offset);
+  putVarint(positionScratch, cursor, size);
+  encodeRecordInto(target, start, RecordType.Normal, undefined, source.subarray(keyStart, keyEnd), positionScratch.subarray(0, valueLength));
+  hint.advance(total);
+}
+
+const positionScratch = Buffer.alloc(32);
+
 function abortedError(): CaskError {
   return new CaskError(ErrorCode.Closed, 'merge aborted: the database is closing');
 }
@@ -138,6 +155,7 @@ export async function runMerge(host: MergeHost): Promise<MergeOutput | undefined
     return new OutputFile(fs.openFile(dataFilePath(mergeDir, id), { writable: true, create: true }));
   };
   let outputId = inputs[0]!.id;
+  const seqScratch: DecodedInt = { value: 0, length: 0 };
   const sealed: Array<Promise<void>> = [];
   let data = openOutput(outputId);
   const hint = new OutputFile(fs.openFile(join(mergeDir, HINT_FILE_NAME), { writable: true, create: true }));
@@ -146,20 +164,24 @@ export async function runMerge(host: MergeHost): Promise<MergeOutput | undefined
       const path = input.file.path;
       const result = await scanRecords(input.file, (record) => {
         if (record.type !== RecordType.Normal) return;
-        const split = splitDiskKey(record.buffer.subarray(record.keyStart, record.keyEnd));
-        if (split === undefined) throw corruption(path, record.offset, 'record key lacks its batch sequence prefix');
-        const key = split.userKey.toString('latin1');
+        const buffer = record.buffer;
+        getUvarintInto(buffer, record.keyStart, record.keyEnd, seqScratch);
+        if (seqScratch.length <= 0) throw corruption(path, record.offset, 'record key lacks its batch sequence prefix');
+        const seq = seqScratch.value;
+        const userKeyStart = record.keyStart + seqScratch.length;
+        const key = buffer.toString('latin1', userKeyStart, record.keyEnd);
         if (!index.isLive(key, input.id, record.offset)) return;
-        const value = record.buffer.subarray(record.keyEnd, record.valueEnd);
-        const size = split.seq === 0 ? record.size : recordLength(1 + split.userKey.length, value.length);
+        const userKeyLength = record.keyEnd - userKeyStart;
+        const valueLength = record.valueEnd - record.keyEnd;
+        const size = seq === 0 ? record.size : recordLength(1 + userKeyLength, valueLength);
         if (data.size > 0 && data.size + size > host.dataFileBytesMax) {
           sealed.push(data.finish());
           data = openOutput(++outputId);
         }
         const offset = data.size;
         const target = data.reserve(size);
-        if (split.seq === 0) record.buffer.copy(target, data.cursor, record.start, record.start + record.size);
-        else encodeRecordInto(target, data.cursor, RecordType.Normal, 0, split.userKey, value);
+        if (seq === 0) buffer.copy(target, data.cursor, record.start, record.start + record.size);
+        else encodeRecordInto(target, data.cursor, RecordType.Normal, 0, buffer.subarray(userKeyStart, record.keyEnd), buffer.subarray(record.keyEnd, record.valueEnd));
         data.advance(size);
         output.keys.push(key);
         output.oldFileIds.push(input.id);
@@ -168,10 +190,7 @@ export async function runMerge(host: MergeHost): Promise<MergeOutput | undefined
         output.newOffsets.push(offset);
         output.newSizes.push(size);
         output.outputBytes += size;
-        const position = encodePosition({ fileId: outputId, offset, size });
-        const hintSize = recordLength(split.userKey.length, position.length);
-        encodeRecordInto(hint.reserve(hintSize), hint.cursor, RecordType.Normal, undefined, split.userKey, position);
-        hint.advance(hintSize);
+        writeHintRecord(hint, buffer, userKeyStart, record.keyEnd, outputId, offset, size);
       });
       if (result.damage !== undefined) throw corruption(path, result.damage.offset, `${result.damage.reason} (found while merging)`);
       if (host.aborted()) throw abortedError();

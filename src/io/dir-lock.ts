@@ -3,13 +3,57 @@
 // the lock and holds it while its stdin stays open. If this process dies — even by SIGKILL — the
 // pipe closes, the child exits and the kernel drops the lock: a crash never leaves the directory locked.
 import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Socket } from 'node:net';
 import { CaskError, ErrorCode } from '../util/errors.js';
 import type { DirLock } from './file-system.js';
 
 const LOCKED_MARKER = 'caskdb-locked';
+/** How long to wait for the lock of a process that has died but whose flock child has not exited yet. */
+const DEAD_HOLDER_WAIT_MS = 5000;
 
-export function lockDirectory(lockPath: string): Promise<DirLock> {
+/**
+ * Takes the lock. The holder's pid is written into the lock file (the reference design leaves it
+ * empty and ignores it): when the lock is busy but that process is gone, its flock child is about to
+ * exit — a restart right after a crash waits for it briefly instead of failing.
+ */
+export async function lockDirectory(lockPath: string): Promise<DirLock> {
+  const deadline = Date.now() + DEAD_HOLDER_WAIT_MS;
+  for (let delayMs = 5; ; delayMs = Math.min(delayMs * 2, 200)) {
+    try {
+      const lock = await tryLock(lockPath);
+      try {
+        writeFileSync(lockPath, `${process.pid}\n`);
+      } catch {
+        // The pid only shortens waits after a crash; the lock itself is held either way.
+      }
+      return lock;
+    } catch (error) {
+      if (!(error instanceof CaskError) || error.code !== ErrorCode.Locked || holderAlive(lockPath) || Date.now() > deadline) throw error;
+      await sleep(delayMs);
+    }
+  }
+}
+
+/** False only when the lock file names a process that no longer exists. */
+function holderAlive(lockPath: string): boolean {
+  let pid: number;
+  try {
+    pid = Number.parseInt(readFileSync(lockPath, 'utf8'), 10);
+  } catch {
+    return true;
+  }
+  if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
+function tryLock(lockPath: string): Promise<DirLock> {
   return new Promise((resolve, reject) => {
     const child = spawn('flock', ['--exclusive', '--nonblock', lockPath, '-c', `echo ${LOCKED_MARKER} && exec cat >/dev/null`], {
       stdio: ['pipe', 'pipe', 'pipe'],
