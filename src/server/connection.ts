@@ -111,7 +111,7 @@ export class Connection implements ClientInfo {
   }
 
   private onCommand(argv: Buffer[]): void {
-    if (this.closeAfterReplies || this.closed) return;
+    if (this.closeAfterReplies || this.closed || this.socket.destroyed) return;
     if (this.waiting) {
       this.backlog.push(argv);
       return;
@@ -248,7 +248,7 @@ export class Connection implements ClientInfo {
   }
 
   private flush(): void {
-    if (this.closed) return;
+    if (this.closed || this.socket.destroyed) return;
     const out = this.writer.take();
     if (out !== undefined) {
       if (Buffer.isBuffer(out)) {
@@ -302,8 +302,8 @@ export class Connection implements ClientInfo {
   }
 
   /** Resolves once every reply owed has been handed to the socket. */
-  async settle(): Promise<void> {
-    while (this.pendingReplies > 0 && !this.closed) await new Promise((r) => setTimeout(r, 5));
+  async settle(deadlineMs = Date.now() + 10_000): Promise<void> {
+    while (this.pendingReplies > 0 && !this.closed && Date.now() < deadlineMs) await new Promise((r) => setTimeout(r, 5));
     this.flush();
   }
 

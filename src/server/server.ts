@@ -119,6 +119,16 @@ export class CaskServer implements ServerContext {
 
   private async doShutdown(reason: string): Promise<void> {
     const started = Date.now();
+    // Paused or half-closed sockets do not keep the event loop alive; this does, until shutdown is done.
+    const keepAlive = setInterval(() => undefined, 1000);
+    try {
+      await this.drainAndClose(reason, started);
+    } finally {
+      clearInterval(keepAlive);
+    }
+  }
+
+  private async drainAndClose(reason: string, started: number): Promise<void> {
     this.log.info('shutting down', { reason, clients: this.clients.size });
     for (const hook of [...this.hooks].reverse()) {
       try {
@@ -128,17 +138,26 @@ export class CaskServer implements ServerContext {
       }
     }
     const listenerClosed = new Promise<void>((resolve) => this.net.close(() => resolve()));
+    this.log.debug('listener closed; draining clients', { clients: this.clients.size });
     // Finish what each client has in flight, then close it.
     const deadline = Date.now() + SHUTDOWN_DRAIN_MS_MAX;
     await Promise.all(
       [...this.clients.values()].map(async (c) => {
         c.closeAfterPending();
-        while (c.pendingReplies > 0 && !c.closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-        await c.settle();
+        await c.settle(deadline);
         c.socket.end();
-        setTimeout(() => c.socket.destroy(), 1000).unref();
+        // Give the peer a moment to read the last replies and close its side, then drop the socket.
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 500);
+          c.socket.once('close', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+        c.socket.destroy();
       }),
     );
+    this.log.debug('clients drained; closing the store');
     let failed: unknown;
     try {
       await this.store.close();
@@ -147,7 +166,8 @@ export class CaskServer implements ServerContext {
       this.log.error('closing the store failed', { error: (error as Error).message });
     }
     for (const c of this.clients.values()) c.socket.destroy();
-    await listenerClosed;
+    // Sockets refused at accept (maxclients) are not tracked; do not let one keep shutdown waiting.
+    await Promise.race([listenerClosed, new Promise((resolve) => setTimeout(resolve, 1000))]);
     this.log.info('stopped', { ms: Date.now() - started });
     this.resolveStopped();
     if (failed !== undefined) throw failed;

@@ -35,7 +35,7 @@ describe('connection commands', () => {
     assert.equal(await redis.echo('x y'), 'x y');
     assert.equal(await redis.select(0), 'OK');
     await rejects(redis.select(1), 'ERR DB index is out of range');
-    const [s, us] = (await redis.time()) as [string, string];
+    const [s, us] = (await redis.time()).map(Number) as [number, number];
     assert.ok(Math.abs(Number(s) - Date.now() / 1000) < 5);
     assert.ok(Number(us) >= 0 && Number(us) < 1e6);
   });

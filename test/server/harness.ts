@@ -2,7 +2,7 @@
 // (--port 0; the port is read from the ready log line), talks raw RESP, and makes sure redis-tools is
 // installed (apt-get when redis-cli is missing). Every started process is stopped by `stop()`.
 import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,7 +60,11 @@ export async function startServer(args: string[] = [], options: { dir?: string; 
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      const timer = setTimeout(() => {
+        process.stderr.write(`server did not stop within 15 s; its log:\n${err}\n`);
+        writeFileSync(join(tmpdir(), 'caskdb-server-stop-timeout.log'), err);
+        child.kill('SIGKILL');
+      }, 15_000);
       const code = await exited;
       clearTimeout(timer);
       return code;
