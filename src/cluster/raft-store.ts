@@ -256,7 +256,8 @@ export class RaftStore implements KvStore, StateMachine {
   private requestReadIndex(): void {
     if (this.readQueue.length === 0 || this.closed) return;
     if (this.node.leaderId === NONE) return; // retried when a leader appears (onRoleChange) or by sweep
-    const ctx = String(this.nextReadContext++);
+    // Unique cluster-wide: the leader keys pending read-index requests by context.
+    const ctx = `${this.options.id}.${this.epoch}.${this.nextReadContext++}`;
     const reads = this.readQueue;
     this.readQueue = [];
     try {
