@@ -2,7 +2,7 @@
 // path of open, of `caskdb check` and of merge (which must not block the event loop). It stops at the
 // first damage and says what it was; the caller decides whether that is a torn tail or corruption.
 // Big buffers live only for the scan.
-import { decodeHeader, HEADER_BYTES_MAX, HeaderStatus, newHeaderFields, readHeaderInto, recordCrcMatches } from '../codec/record.js';
+import { decodeHeader, HEADER_BYTES_MAX, HeaderStatus, newHeaderFields, readHeaderInto, recordCrcMatches, RecordType } from '../codec/record.js';
 import type { RandomAccessFile } from '../io/file-system.js';
 
 export const SCAN_CHUNK_BYTES = 4 * 1024 * 1024;
@@ -109,24 +109,42 @@ export async function scanRecords(file: RandomAccessFile, onRecord: (record: Sca
 /**
  * Looks for any intact record starting after `fromOffset` (at any byte). Used to tell a torn tail
  * (nothing valid follows the damage) from corruption in the middle of a file (valid records follow).
+ * Cost is kept linear in the bytes after the damage, because a torn tail may be a large value cut short
+ * (random bytes in which many positions look like the header of a long record): a byte that cannot be
+ * a record type is skipped without decoding, and a candidate's CRC (over its whole length, possibly
+ * megabytes) is computed only if the bytes at its end could follow a record — the end of the file, zero
+ * padding, or a (possibly torn) header. So an intact record followed directly by more garbage does not
+ * count; the records after that garbage still do.
  */
 export function findIntactRecordAfter(file: RandomAccessFile, fromOffset: number, fileSize: number): number | undefined {
   const window = Buffer.allocUnsafe(Math.min(SCAN_CHUNK_BYTES, Math.max(fileSize - fromOffset, 1)));
+  const probe = Buffer.allocUnsafe(HEADER_BYTES_MAX);
+  let whole: Buffer | undefined;
   for (let base = fromOffset + 1; base < fileSize; base += window.length - HEADER_BYTES_MAX) {
     const length = file.read(window, 0, Math.min(window.length, fileSize - base), base);
     const limit = base + window.length - HEADER_BYTES_MAX >= fileSize ? length : length - HEADER_BYTES_MAX;
     for (let i = 0; i < limit; i++) {
+      if (i + 4 < length && window[i + 4]! > RecordType.BatchFinished) continue;
       const header = decodeHeader(window, i, length);
       // Disk keys always carry at least the one-byte seq prefix.
       if (header.kind !== 'header' || header.keyLength < 1) continue;
       const size = header.headerLength + header.keyLength + header.valueLength;
-      if (base + i + size > fileSize) continue;
+      const end = base + i + size;
+      if (end > fileSize) continue;
+      if (end < fileSize) {
+        const at = i + size;
+        const continuation =
+          at + HEADER_BYTES_MAX <= length || base + length === fileSize
+            ? decodeHeader(window, at, length)
+            : decodeHeader(probe, 0, file.read(probe, 0, Math.min(HEADER_BYTES_MAX, fileSize - end), end));
+        if (continuation.kind === 'invalid') continue;
+      }
       if (i + size <= length) {
         if (recordCrcMatches(window, i, size, header.crc)) return base + i;
-      } else {
-        const whole = Buffer.allocUnsafe(size);
-        if (file.read(whole, 0, size, base + i) === size && recordCrcMatches(whole, 0, size, header.crc)) return base + i;
+        continue;
       }
+      if (whole === undefined || whole.length < size) whole = Buffer.allocUnsafe(size);
+      if (file.read(whole, 0, size, base + i) === size && recordCrcMatches(whole, 0, size, header.crc)) return base + i;
     }
     if (base + window.length >= fileSize) break;
   }
