@@ -1,6 +1,7 @@
 // The data subcommands of the CLI: get, put, del, dump, stat, merge and backup on a data directory.
 // Scriptable: results go to stdout, messages to stderr; exit 0 on success, 1 on failure (or a missing
 // key for get), 2 on a usage error. Each command opens the Db (taking the directory lock) and closes it.
+import { existsSync, statSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Db } from '../engine/db.js';
 import type { EngineStat } from '../engine/types.js';
@@ -146,13 +147,19 @@ export class ProgressLine {
   }
 }
 
-/** Opens the Db for a CLI command; warnings from recovery (a cut torn tail) go to stderr. */
-async function openForCli(dir: string): Promise<Db> {
+/**
+ * Opens the Db for a CLI command; warnings from recovery (a cut torn tail) go to stderr. Only `put`
+ * creates a missing directory: reading a mistyped path must not leave an empty database behind.
+ */
+async function openForCli(dir: string, create: boolean): Promise<Db> {
+  if (!create && !(existsSync(dir) && statSync(dir).isDirectory())) {
+    throw new CaskError(ErrorCode.InvalidArgument, `no such data directory: ${dir}`);
+  }
   return Db.open({ dir });
 }
 
-async function withDb<T>(dir: string, body: (db: Db) => Promise<T>): Promise<T> {
-  const db = await openForCli(dir);
+async function withDb<T>(dir: string, body: (db: Db) => Promise<T>, create = false): Promise<T> {
+  const db = await openForCli(dir, create);
   try {
     return await body(db);
   } finally {
@@ -216,10 +223,14 @@ export const putCommand = command('put', PUT_HELP, async (argv) => {
   } else {
     value = decodeArgument(valueArgument, hex, 'VALUE');
   }
-  await withDb(dir, async (db) => {
-    await db.put(key, value);
-    await db.sync();
-  });
+  await withDb(
+    dir,
+    async (db) => {
+      await db.put(key, value);
+      await db.sync();
+    },
+    true,
+  );
   return EXIT_OK;
 });
 

@@ -3,7 +3,7 @@
 // 2 usage) and help for every command.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -144,4 +144,16 @@ test('an engine error exits 1 with its code: an empty key is CASKDB_EMPTY_KEY', 
   const result = await runCaskdb(['put', '--dir', dir, '', 'v']);
   assert.equal(result.code, 1);
   assert.match(result.stderr, /CASKDB_EMPTY_KEY/);
+});
+
+test('reading commands on a missing directory exit 1 and create nothing; put creates it', async (t) => {
+  const dir = tempDir(t);
+  for (const args of [['get', 'k'], ['dump'], ['stat'], ['del', 'k']]) {
+    const result = await runCaskdb([args[0]!, '--dir', dir, ...args.slice(1)]);
+    assert.equal(result.code, 1, args.join(' '));
+    assert.match(result.stderr, /no such data directory/);
+  }
+  assert.equal(existsSync(dir), false);
+  assert.equal((await runCaskdb(['put', '--dir', dir, 'k', 'v'])).code, 0);
+  assert.equal(existsSync(dir), true);
 });
