@@ -427,6 +427,7 @@ export class RaftStore implements KvStore, StateMachine {
 
   async installSnapshot(snapshot: Snapshot, snapshotDir: string): Promise<void> {
     let release!: () => void;
+    this.lastStat = this.engine.stat();
     this.installing = new Promise((r) => (release = r));
     try {
       await Promise.allSettled([...this.inFlight]);
@@ -448,6 +449,12 @@ export class RaftStore implements KvStore, StateMachine {
   }
 
   async createSnapshot(targetDir: string): Promise<number> {
+    // The snapshot is the merged data files plus the hint file: merge first, then copy the sealed files.
+    try {
+      await this.engine.merge();
+    } catch (e) {
+      if (!isCaskError(e, ErrorCode.MergeInProgress)) throw e;
+    }
     await this.engine.backup(targetDir);
     const before = new Set(fs.readdirSync(targetDir));
     // The copy holds the state as of its sealing; its applied key says which index that is.
@@ -495,8 +502,11 @@ export class RaftStore implements KvStore, StateMachine {
   unwatchKeys(): void {}
 
   stat(): EngineStat {
-    return this.engine.stat();
+    // While a snapshot is being installed the engine is closed: report its last statistics.
+    if (this.installing === undefined) this.lastStat = this.engine.stat();
+    return this.lastStat ?? this.engine.stat();
   }
+  private lastStat: EngineStat | undefined;
 
   sync(): Promise<void> {
     return this.engine.sync();

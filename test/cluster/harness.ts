@@ -361,7 +361,8 @@ export class Cluster {
       if (applied.every((a) => a === applied[0]) && commits.every((c) => c === applied[0]) && applied[0]! > 0) return applied[0]!;
       await sleep(50);
     }
-    throw new Error(`nodes ${ids.join(',')} did not converge: ${last}`);
+    const tails = ids.map((id) => `--- node ${id}:\n${(this.nodes.get(id)?.stderr ?? '').split('\n').slice(-12).join('\n')}`).join('\n');
+    throw new Error(`nodes ${ids.join(',')} did not converge: ${last}\n${tails}`);
   }
 
   async dump(id: number): Promise<string> {
