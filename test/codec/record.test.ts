@@ -18,8 +18,13 @@ import {
   BATCH_FINISHED_KEY,
   HEADER_BYTES_MAX,
   HEADER_BYTES_MIN,
+  HeaderStatus,
+  newHeaderFields,
+  readHeaderInto,
+  readPositionInto,
 } from '../../src/codec/record.js';
-import { refDecodeFile, refDecodePosition, refDiskKey, refEncodePosition, refEncodeRecord } from '../support/reference-format.js';
+import { crc32Range } from '../../src/codec/crc32.js';
+import { refCrc32, refDecodeFile, refDecodePosition, refDiskKey, refEncodePosition, refEncodeRecord } from '../support/reference-format.js';
 
 test('a put of "a" → "b" encodes to the exact bytes of the reference design', () => {
   // body: type 0, varint(2) = 0x04 (seq byte + "a"), varint(1) = 0x02, uvarint(seq 0), 'a', 'b';
@@ -155,4 +160,57 @@ test('decodePosition rejects truncated, trailing, negative and impossible positi
   assert.equal(decodePosition(Buffer.from([0x02, 0x01, 0x14])), undefined); // offset −1
   assert.equal(decodePosition(Buffer.from([0x02, 0x00, 0x0c])), undefined); // size 6 < smallest record
   assert.equal(decodePosition(Buffer.from([0x02, 0x00, 0x80])), undefined); // size varint cut short
+});
+
+test('crc32Range equals the independent CRC-32 at every length around the table/native switch and any offset', () => {
+  const bytes = Buffer.from(Array.from({ length: 1200 }, (_, i) => (i * 131 + 7) & 0xff));
+  for (let length = 0; length <= 1100; length++) {
+    const start = length % 9;
+    assert.equal(crc32Range(bytes, start, start + length), refCrc32(bytes.subarray(start, start + length)), `length ${length}`);
+  }
+  assert.equal(crc32Range(Buffer.from('123456789'), 0, 9), 0xcbf43926); // the standard check value
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 2000 }), fc.nat(16), (data, pad) => {
+      const padded = Buffer.concat([Buffer.alloc(pad, 0xa5), data, Buffer.alloc(3, 0x5a)]);
+      assert.equal(crc32Range(padded, pad, pad + data.length), refCrc32(data));
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('readHeaderInto reuses its output object correctly across valid, invalid and truncated headers', () => {
+  const out = newHeaderFields();
+  const a = encodeRecord(RecordType.Normal, 0, Buffer.alloc(200, 1), Buffer.alloc(70_000, 2));
+  const b = encodeRecord(RecordType.Deleted, 3, Buffer.from('k'), Buffer.alloc(0));
+  const bad = Buffer.from([1, 2, 3, 4, 9, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0]);
+  assert.equal(readHeaderInto(a, 0, a.length, out), HeaderStatus.Ok);
+  assert.deepEqual([out.type, out.keyLength, out.valueLength, out.headerLength], [0, 201, 70_000, 4 + 1 + 2 + 3]);
+  assert.equal(readHeaderInto(bad, 0, bad.length, out), HeaderStatus.Invalid);
+  assert.match(out.reason, /unknown record type 9/);
+  assert.equal(readHeaderInto(a, 0, 8, out), HeaderStatus.Truncated);
+  assert.equal(readHeaderInto(b, 0, b.length, out), HeaderStatus.Ok);
+  assert.deepEqual([out.type, out.keyLength, out.valueLength, out.headerLength, out.crc], [1, 2, 0, 7, b.readUInt32LE(0)]);
+  assert.equal(readHeaderInto(Buffer.alloc(15), 0, 15, out), HeaderStatus.End);
+});
+
+test('readPositionInto agrees with decodePosition, reusing its output and scratch', () => {
+  const out = { fileId: -1, offset: -1, size: -1 };
+  const scratch = { value: 0, length: 0 };
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.record({ fileId: fc.nat(2 ** 32 - 1), offset: fc.nat(2 ** 32 - 1), size: fc.integer({ min: 7, max: 2 ** 31 - 1 }) }).map((p) => encodePosition(p)),
+        fc.uint8Array({ maxLength: 12 }).map((u) => Buffer.from(u)),
+      ),
+      fc.nat(4),
+      (value, pad) => {
+        const framed = Buffer.concat([Buffer.alloc(pad, 0x80), value, Buffer.alloc(2, 0x01)]);
+        const expected = decodePosition(value);
+        const ok = readPositionInto(framed, pad, pad + value.length, out, scratch);
+        assert.equal(ok, expected !== undefined);
+        if (expected !== undefined) assert.deepEqual({ ...out }, expected);
+      },
+    ),
+    { numRuns: 1000 },
+  );
 });
