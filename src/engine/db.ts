@@ -290,6 +290,9 @@ export class Db implements KvEngine {
     }
     sizes[count] = encodeRecordInto(buffer, cursor, RecordType.BatchFinished, seq, BATCH_FINISHED_KEY, EMPTY) - cursor;
 
+    // The seq is used up even if the append fails: records of a failed batch that span files stay on
+    // disk without a finish record, and must never be completed by a later batch's finish record.
+    this.lastSeq = seq;
     // Common case: the whole batch goes into one file with one write.
     let fileIds: number[] | undefined;
     let offsets: number[] | undefined;
@@ -300,7 +303,6 @@ export class Db implements KvEngine {
     } else {
       ({ fileIds, offsets } = this.appendRecords(buffer, sizes));
     }
-    this.lastSeq = seq;
     const singleFileId = this.activeFileId;
     for (let i = 0; i < count; i++) {
       const fileId = fileIds === undefined ? singleFileId : fileIds[i]!;
