@@ -145,3 +145,32 @@ test('a failure to create the next data file on rotation fails that write only',
     await reopened.close();
   }
 });
+
+test('a batch that fails part-way across files stays rejected after reopen, whatever is written next', async (t) => {
+  const dir = tempDir(t);
+  const fileSystem = new FaultyFileSystem();
+  const { db } = await openDb(dir, { fileSystem, dataFileBytesMax: 256 });
+  try {
+    await db.put('seed', 'x');
+    // A batch larger than a data file is written in runs; the run into file 2 fails.
+    fileSystem.inject({ operation: 'write', code: 'ENOSPC', path: '000000002.data' });
+    await rejectsWithCode(
+      db.write(['a', 'b', 'c'].map((k) => ({ type: 'put' as const, key: `failed-${k}`, value: k.repeat(100) }))),
+      'CASKDB_NO_SPACE',
+    );
+    fileSystem.heal();
+    await db.write([
+      { type: 'put', key: 'ok-1', value: '1' },
+      { type: 'put', key: 'ok-2', value: '2' },
+    ]);
+    assert.deepEqual([...db.keys()].map(String), ['ok-1', 'ok-2', 'seed']);
+  } finally {
+    await db.close();
+  }
+  const { db: reopened } = await openDb(dir);
+  try {
+    assert.deepEqual([...reopened.keys()].map(String), ['ok-1', 'ok-2', 'seed'], 'the rejected batch did not come back');
+  } finally {
+    await reopened.close();
+  }
+});
