@@ -629,7 +629,7 @@ export class RaftStore implements KvStore, StateMachine {
     try {
       switch (sub) {
         case 'status':
-          return Object.entries(this.raftInfo()).map(([k, v]) => `${k}:${v}`).join('\r\n') + '\r\n';
+          return Buffer.from(Object.entries(this.raftInfo()).map(([k, v]) => `${k}:${v}`).join('\r\n') + '\r\n');
         case 'add': {
           needId();
           const addr = args[2];

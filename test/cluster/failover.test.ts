@@ -52,7 +52,7 @@ async function killLeaderUnderLoad(size: number): Promise<void> {
       assert.ok(typeof r === 'string' || r === null, `final read of ${key}: ${String(r)}`);
       history.record(0, { op: 'get', key }, call, r, true);
     }
-    const verdict = checkLinearizability(history.ops, kvModel, 2_000_000);
+    const verdict = checkLinearizability(history.ops, kvModel, { stepsMax: 2_000_000 });
     if (verdict.result !== 'ok' && process.env.CLUSTER_TEST_HISTORY !== undefined) {
       (await import('node:fs')).writeFileSync(process.env.CLUSTER_TEST_HISTORY, JSON.stringify(verdict));
     }

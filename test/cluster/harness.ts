@@ -69,7 +69,7 @@ function parseReply(buf: Buffer, off: number): { value: RespValue; next: number 
 /** One connection; `call` resolves with the reply, a RespError, or 'timeout' / 'closed'. */
 export class RespClient {
   private socket: net.Socket | undefined;
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   private waiters: Array<(v: RespValue | 'closed') => void> = [];
   private connecting: Promise<boolean> | undefined;
   broken = false;
