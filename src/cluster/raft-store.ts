@@ -400,8 +400,8 @@ export class RaftStore implements KvStore, StateMachine {
       last = e.index;
       if (e.type !== EntryType.Normal || e.data.byteLength === 0) continue;
       const { origin, mutation } = decodePayload(e.data);
-      this.track(mutation, e.index);
       const { ops, reply } = applyMutation(overlay, mutation, this.readContext);
+      this.track(mutation, e.index); // after the apply: an EXEC's own keys do not abort it
       for (const op of ops) {
         if (op.type === 'put') overlay.put(Buffer.from(op.key), Buffer.from(op.value));
         else overlay.del(Buffer.from(op.key));

@@ -1,0 +1,92 @@
+// Command semantics in mode raft on a 3-node cluster: any node accepts any command (followers forward writes
+// and linearizable reads), MULTI/EXEC is one atomic log entry, WATCH aborts on a concurrent change, READONLY
+// gives stale local reads per connection, INFO has a raft section, and without a majority commands wait for
+// raft.request-timeout-ms and then fail with CLUSTERDOWN.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Cluster, RespError } from './harness.js';
+
+describe('raft mode semantics', () => {
+  it('follower forwarding, MULTI/EXEC, WATCH, READONLY, INFO raft, CLUSTERDOWN', async () => {
+    const cluster = new Cluster({ nodes: 3, tickMs: 20, electionTicks: 10, requestTimeoutMs: 800 });
+    try {
+      await cluster.init();
+      await cluster.startAll();
+      const leader = await cluster.waitLeader();
+      const [f1, f2] = [...cluster.nodes.keys()].filter((id) => id !== leader) as [number, number];
+      const a = cluster.client(f1);
+      const b = cluster.client(f2);
+
+      // A write on one follower is visible to a linearizable read on the other at once.
+      for (let i = 0; i < 20; i++) {
+        assert.equal(await a.call(['set', 'x', String(i)]), 'OK');
+        assert.equal(await b.call(['get', 'x']), String(i));
+      }
+      assert.equal(await a.call(['incr', 'n']), 1);
+      assert.equal(await b.call(['incrby', 'n', '5']), 6);
+
+      // MULTI/EXEC on a follower: one entry, applied atomically, replies in order.
+      assert.equal(await a.call(['multi']), 'OK');
+      assert.equal(await a.call(['set', 'm1', 'a']), 'QUEUED');
+      assert.equal(await a.call(['incr', 'n']), 'QUEUED');
+      assert.equal(await a.call(['get', 'm1']), 'QUEUED');
+      assert.deepEqual(await a.call(['exec']), ['OK', 7, 'a']);
+      assert.equal(await b.call(['get', 'm1']), 'a');
+
+      // WATCH: a change by another client between WATCH and EXEC aborts the transaction.
+      assert.equal(await a.call(['watch', 'w']), 'OK');
+      assert.equal(await b.call(['set', 'w', 'changed']), 'OK');
+      assert.equal(await a.call(['multi']), 'OK');
+      assert.equal(await a.call(['set', 'w', 'mine']), 'QUEUED');
+      assert.equal(await a.call(['exec']), null);
+      assert.equal(await b.call(['get', 'w']), 'changed');
+      // …and without a change it commits.
+      assert.equal(await a.call(['watch', 'w']), 'OK');
+      assert.equal(await a.call(['multi']), 'OK');
+      assert.equal(await a.call(['set', 'w', 'mine']), 'QUEUED');
+      assert.deepEqual(await a.call(['exec']), ['OK']);
+
+      // INFO raft.
+      const info = (await cluster.info(f1))!;
+      assert.equal(info.role, 'follower');
+      assert.equal(Number(info.leader_id), leader);
+      assert.match(info.leader_address ?? '', /^127\.0\.0\.1:\d+$/);
+      assert.ok(Number(info.commit_index) >= Number(info.applied_index) - 0 && Number(info.applied_index) > 0);
+
+      // READONLY: stale local reads are allowed per connection; READWRITE goes back.
+      assert.equal(await b.call(['readonly']), 'OK');
+      const stale = await b.call(['get', 'w']);
+      assert.ok(stale === 'mine' || stale === 'changed', `a stale read sees an applied state, maybe old: ${String(stale)}`);
+      await cluster.waitConverged([...cluster.nodes.keys()]);
+      assert.equal(await b.call(['get', 'w']), 'mine');
+      assert.equal(await b.call(['readwrite']), 'OK');
+      assert.equal(await b.call(['get', 'w']), 'mine');
+
+      // No majority: both followers down → the leader cannot commit; commands fail with CLUSTERDOWN/TIMEOUT
+      // after raft.request-timeout-ms, stale reads still answer.
+      await cluster.kill(f1, 'SIGKILL');
+      await cluster.kill(f2, 'SIGKILL');
+      const l = cluster.client(leader);
+      const started = Date.now();
+      const w = await l.call(['set', 'lonely', '1'], 10_000);
+      assert.ok(w instanceof RespError, `write without a majority fails: ${String(w)}`);
+      assert.match(w.message, /^(CLUSTERDOWN|TIMEOUT) /);
+      assert.ok(Date.now() - started >= 700, 'the write waited for the request timeout');
+      const r = await l.call(['get', 'x'], 10_000);
+      assert.ok(r instanceof RespError && /^(CLUSTERDOWN|TIMEOUT) /.test(r.message), `linearizable read without a majority fails: ${String(r)}`);
+      assert.equal(await l.call(['readonly']), 'OK');
+      assert.equal(await l.call(['get', 'x']), '19');
+      // Once the leader has stepped down (check-quorum), a new write fails as CLUSTERDOWN (no leader).
+      await new Promise((res) => setTimeout(res, cluster.electionMs * 2));
+      const w2 = await l.call(['set', 'lonely', '2'], 10_000);
+      assert.ok(w2 instanceof RespError && w2.message.startsWith('CLUSTERDOWN '), `no leader: ${String(w2 instanceof RespError ? w2.message : w2)}`);
+
+      await cluster.start(f1);
+      await cluster.waitLeader(10_000, [leader, f1]);
+      assert.equal(await cluster.client(f1).call(['set', 'back', '1']), 'OK');
+    } finally {
+      await cluster.stopAll();
+      cluster.cleanup();
+    }
+  });
+});
