@@ -18,8 +18,13 @@ import {
 const CODEC_VERSION = 1;
 
 class Writer {
-  private buf = new Uint8Array(64);
+  private buf: Uint8Array;
   private pos = 0;
+
+  /** `capacityBytes`: a size estimate, so that the common case allocates once. */
+  constructor(capacityBytes = 64) {
+    this.buf = new Uint8Array(capacityBytes);
+  }
 
   private ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
@@ -53,7 +58,7 @@ class Writer {
   }
 
   finish(): Uint8Array {
-    return this.buf.slice(0, this.pos);
+    return this.pos === this.buf.length ? this.buf : this.buf.subarray(0, this.pos);
   }
 }
 
@@ -160,7 +165,9 @@ function readSnapshot(r: Reader): Snapshot {
 }
 
 export function encodeEntries(ents: readonly Entry[]): Uint8Array {
-  const w = new Writer();
+  let size = 16;
+  for (const e of ents) size += e.data.byteLength + 24;
+  const w = new Writer(size);
   w.u8(CODEC_VERSION);
   w.uvarint(ents.length);
   for (const e of ents) writeEntry(w, e);
@@ -177,8 +184,15 @@ export function decodeEntries(buf: Uint8Array): Entry[] {
   return ents;
 }
 
+function estimateBytes(m: Message): number {
+  let n = 64 + m.context.byteLength;
+  for (const e of m.entries) n += e.data.byteLength + 24;
+  if (m.snapshot !== undefined) n += m.snapshot.data.byteLength + 16 + 9 * (m.snapshot.metadata.confState.voters.length + m.snapshot.metadata.confState.learners.length);
+  return n;
+}
+
 export function encodeMessage(m: Message): Uint8Array {
-  const w = new Writer();
+  const w = new Writer(estimateBytes(m));
   w.u8(CODEC_VERSION);
   w.u8(m.type);
   w.uvarint(m.to);

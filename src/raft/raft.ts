@@ -115,6 +115,11 @@ export class Raft {
   /** Index of the latest conf change in the leader's log; a new one waits until it is committed. */
   pendingConfIndex = 0;
   private uncommittedBytes = 0;
+  /**
+   * Appends owed to followers since the last Ready (new proposals, a new commit index). They are sent when
+   * the Ready is collected, so every proposal made between two Readys travels in one append per follower.
+   */
+  private bcastPending = false;
   private readonly readOnly: ReadOnly;
   /** ReadIndex requests received before this leader committed an entry of its term. */
   private pendingReadIndexMessages: Message[] = [];
@@ -277,6 +282,7 @@ export class Raft {
     }
     this.pendingConfIndex = 0;
     this.uncommittedBytes = 0;
+    this.bcastPending = false;
     this.readOnly.reset();
     this.pendingReadIndexMessages = [];
   }
@@ -427,7 +433,22 @@ export class Raft {
   }
 
   bcastAppend(): void {
+    this.bcastPending = false;
     this.forEachPeer((id) => this.sendAppend(id));
+  }
+
+  /** Sends the appends deferred since the last Ready (called when a Ready is collected). */
+  flushAppends(): void {
+    if (!this.bcastPending) return;
+    this.bcastPending = false;
+    if (this.state !== StateType.Leader) return;
+    this.forEachPeer((id) => {
+      this.sendAppend(id);
+      // Pipelining: fill the in-flight window (bounded by inflightMsgsMax / inflightBytesMax).
+      while (this.maybeSendAppend(id, false)) {
+        // each iteration sends one bounded append
+      }
+    });
   }
 
   private bcastHeartbeat(context: Uint8Array = new Uint8Array(0)): void {
@@ -675,7 +696,7 @@ export class Raft {
     for (const e of ents) if (e.type === EntryType.ConfChange) this.pendingConfIndex = e.index;
     this.uncommittedBytes += size;
     this.appendEntries(ents);
-    this.bcastAppend();
+    this.bcastPending = true;
     this.maybeStepDownAfterRemoval();
     return undefined;
   }
@@ -709,7 +730,7 @@ export class Raft {
         break;
     }
     if (this.maybeCommit()) {
-      this.bcastAppend();
+      this.bcastPending = true;
       this.maybeStepDownAfterRemoval();
       if (this.state !== StateType.Leader) return;
     } else if (oldPaused) {

@@ -143,6 +143,7 @@ export class RawNode {
 
   hasReady(): boolean {
     const r = this.raft;
+    r.flushAppends();
     const ss = r.softState();
     if (ss.lead !== this.prevSoftState.lead || ss.state !== this.prevSoftState.state) return true;
     if (!hardStateEqual(r.hardState(), this.prevHardState)) return true;
@@ -155,6 +156,7 @@ export class RawNode {
   ready(): Ready {
     assert(this.inFlight === undefined, 'ready() called again before advance()');
     const r = this.raft;
+    r.flushAppends();
     const ss = r.softState();
     const hs = r.hardState();
     const entries = r.log.unstableEntries();

@@ -160,6 +160,10 @@ export class MemoryStorage implements Storage {
     const ents = first > entries[0]!.index ? entries.slice(first - entries[0]!.index) : entries;
     const offset = ents[0]!.index - this.offset();
     assert(offset <= this.ents.length, `append: gap, last ${this.lastIndex()} next ${ents[0]!.index}`);
-    this.ents = this.ents.slice(0, offset).concat(ents);
+    if (offset === this.ents.length) {
+      for (const e of ents) this.ents.push(e); // the common case: no conflict, no copy
+    } else {
+      this.ents = this.ents.slice(0, offset).concat(ents);
+    }
   }
 }

@@ -36,6 +36,7 @@ export function newRaft(id: number, voters: number[], cfg: TestConfig = {}, stor
 
 /** Takes (and clears) the messages a Raft has queued. */
 export function readMessages(r: Raft): Message[] {
+  r.flushAppends();
   const m = r.msgs;
   r.msgs = [];
   return m;

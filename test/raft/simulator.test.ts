@@ -51,8 +51,9 @@ test('a run replays exactly from its seed', () => {
 
 test('planted bugs are caught: a forgotten vote (two leaders in a term), lost acknowledged entries', () => {
   const found = (bug: 'forget-vote' | 'lose-unsynced-entries'): string | undefined => {
-    for (let seed = 1; seed <= 60; seed++) {
-      const r = runSimulation({ ...defaultSimOptions(seed, 3), plantedBug: bug, crashRate: 0.02 });
+    // Contentious elections (no pre-vote) and frequent crash-right-after-voting make the bug surface fast.
+    for (let seed = 1; seed <= 150; seed++) {
+      const r = runSimulation({ ...defaultSimOptions(seed, 5), plantedBug: bug, crashAfterVoteRate: 0.5, preVote: false });
       if (!r.ok) return r.failure;
     }
     return undefined;

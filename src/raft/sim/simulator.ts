@@ -34,6 +34,8 @@ export interface SimOptions {
   readonly faults: NetworkFaults;
   /** Per-tick probabilities of fault events. */
   readonly crashRate: number;
+  /** Probability that a node crashes (and reboots within 1–2 ticks) right after persisting a new vote. */
+  readonly crashAfterVoteRate: number;
   readonly partitionRate: number;
   readonly membershipRate: number;
   readonly transferRate: number;
@@ -66,6 +68,7 @@ export function defaultSimOptions(seed: number, nodes = 3): SimOptions {
     keys: 2,
     faults: { dropRate: 0.05, duplicateRate: 0.03, delayTicksMax: 4 },
     crashRate: 0.004,
+    crashAfterVoteRate: 0.1,
     partitionRate: 0.012,
     membershipRate: 0.003,
     transferRate: 0.002,
@@ -171,6 +174,8 @@ export class Simulation {
   private readonly appliedData = new Map<number, string>();
   private readonly traceBuf: string[] = [];
   private issuing = true;
+  /** Nodes to crash at the end of the current tick (they persisted a vote and sent its response). */
+  private crashSoon: number[] = [];
   private skewed = true;
   readonly stats: SimStats = {
     ticks: 0,
@@ -273,6 +278,8 @@ export class Simulation {
       fresh.setHardState(hs);
       (node as { storage: MemoryStorage }).storage = fresh;
     }
+    this.stats.crashes++;
+    this.trace(`crash n${id} until t${node.restartAt}`);
   }
 
   restart(id: number): void {
@@ -294,8 +301,10 @@ export class Simulation {
       if (rd.snapshot !== undefined) node.storage.applySnapshot(rd.snapshot);
       node.storage.append(rd.entries);
       if (rd.hardState !== undefined) {
+        const votedNow = rd.hardState.vote !== 0 && rd.hardState.vote !== node.storage.persistedHardState.vote;
         node.storage.setHardState(rd.hardState);
         this.checkCommitted(node, rd.hardState.commit);
+        if (votedNow && this.skewed && this.rng.nextFloat() < this.opts.crashAfterVoteRate) this.crashSoon.push(node.id);
       }
       // 2. send
       for (const m of rd.messages) this.sendMessage(m);
@@ -516,8 +525,9 @@ export class Simulation {
     const o = this.opts;
     const r = this.rng;
     if (r.nextFloat() < o.crashRate) {
+      // Half the crashes are quick reboots (1–3 ticks), which race with the election they interrupted.
       const id = 1 + r.nextInt(this.nodes.length);
-      this.crash(id, 5 + r.nextInt(60));
+      this.crash(id, r.nextFloat() < 0.5 ? 1 + r.nextInt(3) : 5 + r.nextInt(60));
     }
     if (r.nextFloat() < o.partitionRate) {
       const kind = r.nextInt(4);
@@ -624,6 +634,8 @@ export class Simulation {
       this.handleReady(n);
     }
     this.tickClients();
+    for (const id of this.crashSoon) this.crash(id, 1 + this.rng.nextInt(2));
+    this.crashSoon = [];
   }
 
   private deliver(m: Message): void {
