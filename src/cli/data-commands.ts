@@ -50,7 +50,8 @@ export function requireDir(values: Values): string {
 export function command(name: string, help: string, body: (argv: string[]) => Promise<number>): SubcommandModule {
   return {
     async run(argv: string[]): Promise<number> {
-      if (argv.includes('--help') || argv.includes('-h')) {
+      const options = argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv;
+      if (options.includes('--help') || options.includes('-h')) {
         process.stdout.write(help.trimEnd() + '\n');
         return EXIT_OK;
       }

@@ -157,3 +157,10 @@ test('reading commands on a missing directory exit 1 and create nothing; put cre
   assert.equal((await runCaskdb(['put', '--dir', dir, 'k', 'v'])).code, 0);
   assert.equal(existsSync(dir), true);
 });
+
+test('keys and values that look like options pass after --', async (t) => {
+  const dir = tempDir(t);
+  assert.equal((await runCaskdb(['put', '--dir', dir, '--', '-h', '--help'])).code, 0);
+  const get = await runCaskdb(['get', '--dir', dir, '--', '-h']);
+  assert.deepEqual([get.code, get.stdout], [0, '--help']);
+});
