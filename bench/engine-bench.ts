@@ -155,6 +155,83 @@ async function lmdbAdapter(dir: string): Promise<Adapter> {
   };
 }
 
+function percentile(samples: number[], p: number): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? NaN;
+}
+
+/** Latency samples (µs) of alternating gets and puts until `until` settles. */
+async function sampleLatencies(db: Db, keys: Buffer[], value: Buffer, until: Promise<unknown> | number): Promise<{ get: number[]; put: number[] }> {
+  const get: number[] = [];
+  const put: number[] = [];
+  let done = false;
+  if (typeof until === 'number') setTimeout(() => (done = true), until);
+  else void until.finally(() => (done = true));
+  let i = 0;
+  while (!done) {
+    const key = keys[(i * 7919) % keys.length]!;
+    let started = performance.now();
+    db.get(key);
+    get.push((performance.now() - started) * 1000);
+    started = performance.now();
+    await db.put(key, value);
+    put.push((performance.now() - started) * 1000);
+    i++;
+    // Let the merge's I/O callbacks run, as a server's socket callbacks would.
+    if (i % 64 === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+  return { get, put };
+}
+
+/** caskdb only: merge throughput and space, reopen with/without hint, latency during a merge. */
+async function runCaskdbMerge(keyCount: number): Promise<Results> {
+  const dir = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'bench-merge-'));
+  const results: Results = {};
+  try {
+    const keys = makeKeys(keyCount, 42);
+    const value = Buffer.alloc(VALUE_BYTES, 'v');
+    let db = await Db.open({ dir, sync: 'none', mergeRatio: 0 });
+    const load = async (from: number, to: number): Promise<void> => {
+      for (let i = from; i < to; i += 1000) {
+        const ops = [];
+        for (let j = i; j < Math.min(i + 1000, to); j++) ops.push({ type: 'put' as const, key: keys[j]!, value });
+        await db.write(ops);
+      }
+    };
+    await load(0, keyCount);
+    await load(0, keyCount / 2); // half the keys overwritten: a third of the data is garbage
+    await db.close();
+    let started = performance.now();
+    db = await Db.open({ dir, sync: 'none', mergeRatio: 0 });
+    results.reopenNoHintMs = performance.now() - started;
+    // Merge throughput and space, with nothing else running.
+    const before = db.stat();
+    started = performance.now();
+    const merged = await db.merge();
+    const mergeMs = performance.now() - started;
+    results.mergeMBps = (merged?.inputBytes ?? 0) / 1e6 / (mergeMs / 1000);
+    results.mergeInputMB = (merged?.inputBytes ?? 0) / 1e6;
+    results.mergeOutputMB = (merged?.outputBytes ?? 0) / 1e6;
+    results.liveMB = (before.diskBytes - before.reclaimableBytes) / 1e6;
+    await db.close();
+    started = performance.now();
+    db = await Db.open({ dir, sync: 'none', mergeRatio: 0 });
+    results.reopenHintMs = performance.now() - started;
+    // Latency of gets and puts while idle, then while a merge runs.
+    await load(0, keyCount / 2);
+    const idle = await sampleLatencies(db, keys, value, 1000);
+    const during = await sampleLatencies(db, keys, value, db.merge());
+    results.idleGetP99Us = percentile(idle.get, 99);
+    results.idlePutP99Us = percentile(idle.put, 99);
+    results.mergeGetP99Us = percentile(during.get, 99);
+    results.mergePutP99Us = percentile(during.put, 99);
+    await db.close();
+    return results;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function runEngine(engine: Engine, keyCount: number): Promise<Results> {
   const dir = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), `bench-${engine}-`));
   const results: Results = {};
@@ -223,6 +300,10 @@ function format(value: number | undefined, unit: string): string {
 async function main(): Promise<void> {
   const childEngine = process.env.BENCH_ENGINE as Engine | undefined;
   const keyCount = argValue('--keys', 1_000_000);
+  if (process.env.BENCH_MERGE === '1') {
+    process.stdout.write(JSON.stringify(await runCaskdbMerge(keyCount)) + '\n');
+    return;
+  }
   if (childEngine !== undefined) {
     process.stdout.write(JSON.stringify(await runEngine(childEngine, keyCount)) + '\n');
     return;
@@ -261,6 +342,23 @@ async function main(): Promise<void> {
   console.log(line(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('-|-'));
   for (const row of table) console.log(line(row));
+
+  process.stderr.write('running the caskdb merge phase…\n');
+  const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+    env: { ...process.env, BENCH_MERGE: '1' },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  if (child.status !== 0) throw new Error(`merge benchmark failed with status ${child.status}`);
+  const m = JSON.parse(child.stdout.trim().split('\n').pop()!) as Results;
+  const fmt = (v: number | undefined, digits = 0): string => (v === undefined ? '—' : v.toFixed(digits));
+  console.log(`\ncaskdb merge and open: ${keyCount} keys, then half of them overwritten`);
+  console.log(`reopen without hint file           | ${fmt(m.reopenNoHintMs)} ms`);
+  console.log(`reopen with hint file (after merge)| ${fmt(m.reopenHintMs)} ms`);
+  console.log(`merge throughput                   | ${fmt(m.mergeMBps)} MB/s of input (${fmt(m.mergeInputMB, 1)} MB in)`);
+  console.log(`space after merge vs live data     | ${fmt(m.mergeOutputMB, 1)} MB vs ${fmt(m.liveMB, 1)} MB (${fmt(((m.mergeOutputMB ?? 0) / (m.liveMB ?? 1) - 1) * 100, 1)}%)`);
+  console.log(`get p99 idle / during merge        | ${fmt(m.idleGetP99Us, 1)} µs / ${fmt(m.mergeGetP99Us, 1)} µs`);
+  console.log(`put p99 idle / during merge        | ${fmt(m.idlePutP99Us, 1)} µs / ${fmt(m.mergePutP99Us, 1)} µs`);
 }
 
 await main();
