@@ -1,29 +1,81 @@
-// The standalone `KvStore`: mutations are applied at once against the engine (`applyMutation`), their
-// WriteOps committed with one engine write, and the reply released when that write resolves (durable per
-// the sync policy; with `always`, writes of one event-loop turn share one fsync in the engine).
-// Invariant: apply and commit happen in the same synchronous step, so the next mutation sees this one.
-import type { EngineStat, KvEngine, WriteOp } from '../engine/types.js';
+// The standalone `KvStore`: mutations are applied at once (`applyMutation`) against the engine plus the
+// writes not yet handed to it; the WriteOps of every mutation in one event-loop turn are committed with a
+// single engine write (one write(2) instead of one per command, like Redis's AOF buffer), and each reply
+// is released when that write resolves (durable per the sync policy; with `always`, after the shared fsync).
+// Invariants: a mutation sees every earlier one (pending writes are visible through `view`); nothing is
+// acknowledged before the engine write holding it resolves; a turn's batch is atomic, so it is never torn.
+import type { EngineStat, IterateOptions, KvEngine, WriteOp } from '../engine/types.js';
 import { ReplyError, type Reply } from '../resp/reply.js';
 import { applyMutation, type ApplyContext } from './apply-mutation.js';
 import type { KvStore } from './kv-store.js';
+import type { KvView } from './kv-view.js';
 import type { Mutation } from './mutation.js';
 import { ScanCursorTable } from './scan-cursors.js';
 
 /** FLUSHALL of a large keyspace is committed in batches of this many deletes. */
 const FLUSH_BATCH_OPS = 10_000;
+/** A turn's pending writes are committed early once they reach this many operations or bytes. */
+const PENDING_OPS_MAX = 1024;
+const PENDING_BYTES_MAX = 1024 * 1024;
 
 export interface StandaloneStoreOptions {
   stringBytesMax: number;
   /** Source of randomness for RANDOMKEY (tests pass a seeded one). */
   random?: () => number;
+  /** false = hand each mutation to the engine on its own (no per-turn batching). Default true. */
+  batchPerTurn?: boolean;
+}
+
+/** One mutation's share of a pending batch, with the callbacks that release its reply. */
+interface Segment {
+  ops: WriteOp[];
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+function keyBytes(key: WriteOp['key']): Buffer {
+  return typeof key === 'string' ? Buffer.from(key) : Buffer.isBuffer(key) ? key : Buffer.from(key.buffer, key.byteOffset, key.byteLength);
+}
+
+/** The engine as seen by commands: pending (not yet committed) writes first. */
+class PendingView implements KvView {
+  readonly changes = new Map<string, Buffer | null>();
+  constructor(
+    private readonly engine: KvEngine,
+    private readonly commit: () => void,
+  ) {}
+  get(key: Buffer): Buffer | undefined {
+    if (this.changes.size > 0) {
+      const change = this.changes.get(key.toString('latin1'));
+      if (change !== undefined) return change === null ? undefined : change;
+    }
+    return this.engine.get(key);
+  }
+  has(key: Buffer): boolean {
+    return this.get(key) !== undefined;
+  }
+  get size(): number {
+    this.commit();
+    return this.engine.size;
+  }
+  keys(options?: IterateOptions): IterableIterator<Buffer> {
+    this.commit();
+    return this.engine.keys(options);
+  }
 }
 
 export class StandaloneStore implements KvStore {
   readonly mode = 'standalone' as const;
   readonly appliesSynchronously = true;
-  readonly view: KvEngine;
+  readonly view: KvView;
   readonly readContext: ApplyContext;
   readonly merge: (() => Promise<void>) | undefined;
+  private readonly pendingView: PendingView;
+  private readonly batchPerTurn: boolean;
+  private segments: Segment[] = [];
+  private pendingOps = 0;
+  private pendingBytes = 0;
+  private commitScheduled = false;
   private seq = 0;
   private flushSeq = 0;
   private readonly watchRefs = new Map<string, number>();
@@ -34,7 +86,9 @@ export class StandaloneStore implements KvStore {
     private readonly engine: KvEngine,
     options: StandaloneStoreOptions,
   ) {
-    this.view = engine;
+    this.pendingView = new PendingView(engine, () => this.commitPending());
+    this.view = this.pendingView;
+    this.batchPerTurn = options.batchPerTurn ?? true;
     const mergeable = engine as KvEngine & { merge?: () => Promise<unknown> };
     this.merge = typeof mergeable.merge === 'function' ? async () => void (await mergeable.merge!()) : undefined;
     this.readContext = {
@@ -58,46 +112,110 @@ export class StandaloneStore implements KvStore {
   }
 
   submit(mutation: Mutation): Reply | Promise<Reply> {
-    const { ops, reply } = applyMutation(this.engine, mutation, this.readContext);
+    const { ops, reply } = applyMutation(this.pendingView, mutation, this.readContext);
     if (ops.length === 0) return reply;
+    for (const op of ops) {
+      if (keyBytes(op.key).length === 0) return new ReplyError('ERR empty keys are not supported by caskdb');
+    }
     this.seq++;
     if (this.watchRefs.size > 0) this.track(mutation, ops);
+    if (!this.batchPerTurn || mutation.op === 'flushall' || ops.length > PENDING_OPS_MAX) {
+      // Big writes go alone, after everything pending, in engine-sized pieces.
+      this.commitPending();
+      return this.settle(this.commitAlone(mutation, ops), reply);
+    }
+    return new Promise<Reply>((resolve) => {
+      this.segments.push({
+        ops,
+        resolve: () => resolve(reply),
+        reject: (error) => resolve(writeFailed(error)),
+      });
+      for (const op of ops) {
+        const key = keyBytes(op.key);
+        const value = op.type === 'put' ? keyBytes(op.value) : null;
+        this.pendingView.changes.set(key.toString('latin1'), value);
+        this.pendingBytes += key.length + (value?.length ?? 0);
+      }
+      this.pendingOps += ops.length;
+      if (this.pendingOps >= PENDING_OPS_MAX || this.pendingBytes >= PENDING_BYTES_MAX) this.commitPending();
+      else if (!this.commitScheduled) {
+        this.commitScheduled = true;
+        setImmediate(() => this.commitPending());
+      }
+    });
+  }
+
+  private settle(done: Promise<void> | Error, reply: Reply): Reply | Promise<Reply> {
+    if (done instanceof Error) return writeFailed(done);
+    return this.watchInFlight(done).then(
+      () => reply,
+      (error: unknown) => writeFailed(error),
+    );
+  }
+
+  private commitAlone(mutation: Mutation, ops: WriteOp[]): Promise<void> | Error {
+    try {
+      if (ops.length === 1) {
+        const op = ops[0]!;
+        return op.type === 'put' ? this.engine.put(op.key, op.value) : this.engine.delete(op.key);
+      }
+      if (mutation.op === 'flushall' && ops.length > FLUSH_BATCH_OPS) {
+        const parts: Promise<void>[] = [];
+        for (let i = 0; i < ops.length; i += FLUSH_BATCH_OPS) parts.push(this.engine.write(ops.slice(i, i + FLUSH_BATCH_OPS)));
+        return Promise.all(parts).then(() => undefined);
+      }
+      return this.engine.write(ops);
+    } catch (error) {
+      return error instanceof Error ? error : new Error(String(error));
+    }
+  }
+
+  /** Hands every pending write to the engine as one write; releases each mutation's reply after it. */
+  private commitPending(): void {
+    this.commitScheduled = false;
+    const segments = this.segments;
+    if (segments.length === 0) return;
+    this.segments = [];
+    this.pendingOps = 0;
+    this.pendingBytes = 0;
+    this.pendingView.changes.clear();
+    const ops = segments.length === 1 ? segments[0]!.ops : segments.flatMap((s) => s.ops);
     let done: Promise<void>;
     try {
-      done = this.commit(mutation, ops);
+      const op = ops[0]!;
+      done = ops.length > 1 ? this.engine.write(ops) : op.type === 'put' ? this.engine.put(op.key, op.value) : this.engine.delete(op.key);
     } catch (error) {
-      return writeFailed(error);
+      // Refused before anything was written (a limit): commit each mutation alone so only the bad one fails.
+      for (const segment of segments) {
+        try {
+          this.watchInFlight(this.engine.write(segment.ops)).then(segment.resolve, segment.reject);
+        } catch (e) {
+          segment.reject(e);
+        }
+      }
+      return;
     }
-    this.inFlight.add(done);
-    return done.then(
+    this.watchInFlight(done).then(
       () => {
-        this.inFlight.delete(done);
-        return reply;
+        for (const s of segments) s.resolve();
       },
       (error: unknown) => {
-        this.inFlight.delete(done);
-        return writeFailed(error);
+        for (const s of segments) s.reject(error);
       },
     );
   }
 
-  private commit(mutation: Mutation, ops: WriteOp[]): Promise<void> {
-    if (ops.length === 1) {
-      const op = ops[0]!;
-      return op.type === 'put' ? this.engine.put(op.key, op.value) : this.engine.delete(op.key);
-    }
-    if (mutation.op === 'flushall' && ops.length > FLUSH_BATCH_OPS) {
-      const parts: Promise<void>[] = [];
-      for (let i = 0; i < ops.length; i += FLUSH_BATCH_OPS) parts.push(this.engine.write(ops.slice(i, i + FLUSH_BATCH_OPS)));
-      return Promise.all(parts).then(() => undefined);
-    }
-    return this.engine.write(ops);
+  private watchInFlight(done: Promise<void>): Promise<void> {
+    this.inFlight.add(done);
+    const clear = () => void this.inFlight.delete(done);
+    done.then(clear, clear);
+    return done;
   }
 
   private track(mutation: Mutation, ops: WriteOp[]): void {
     if (mutation.op === 'flushall') this.flushSeq = this.seq;
     for (const op of ops) {
-      const id = Buffer.from(op.key).toString('latin1');
+      const id = keyBytes(op.key).toString('latin1');
       if (this.watchRefs.has(id)) this.modifiedSeq.set(id, this.seq);
     }
   }
@@ -127,10 +245,12 @@ export class StandaloneStore implements KvStore {
   }
 
   stat(): EngineStat {
+    this.commitPending();
     return this.engine.stat();
   }
 
   sync(): Promise<void> {
+    this.commitPending();
     return this.engine.sync();
   }
 
@@ -139,6 +259,7 @@ export class StandaloneStore implements KvStore {
   }
 
   async close(): Promise<void> {
+    this.commitPending();
     await Promise.allSettled([...this.inFlight]);
     await this.engine.sync();
     await this.engine.close();

@@ -108,7 +108,7 @@ test('bad configuration is refused at start, naming the key', async () => {
     [['--nosuch', '1'], /unknown option --nosuch/],
     [['--port', 'abc'], /invalid value for 'port' \(flag --port\)/],
     [['--sync', 'sometimes'], /invalid value for 'sync'.*always, everysec, none/],
-    [['--mode', 'raft'], /mode 'raft' is not available/],
+    [['--mode', 'raft'], /mode raft needs raft.id/],
   ];
   const dir = tempDir();
   const file = join(dir, 'bad.yaml');
