@@ -4,12 +4,13 @@
 // file and offset. Exit 0 when the directory is sound (a torn tail, which open cuts, is reported but
 // is not damage unless --strict), 1 on damage, 2 on a usage error.
 import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { decodeHeader, decodePosition, recordCrcMatches, RecordType, splitDiskKey, BATCH_FINISHED_KEY } from '../codec/record.js';
 import {
   HINT_FILE_NAME,
   MERGE_FINISHED_FILE_NAME,
   MERGE_FINISHED_KEY,
+  MERGE_OLD_REMOVED_MARKER,
   SEQ_NO_FILE_NAME,
   SEQ_NO_KEY,
   dataFileIds,
@@ -73,8 +74,11 @@ interface OpenBatch {
   offset: number;
 }
 
-/** Checks `dir`; the caller holds the directory lock. Pure reading: nothing is written or truncated. */
-export async function checkDirectory(fs: FileSystem, dir: string, onProgress: (text: string) => void = () => {}): Promise<CheckReport> {
+/**
+ * Checks `dir`; the caller holds the directory lock. Pure reading: nothing is written or truncated.
+ * A finished merge waiting in `<dir>-merge` is checked too (`nested` marks that inner call).
+ */
+export async function checkDirectory(fs: FileSystem, dir: string, onProgress: (text: string) => void = () => {}, nested = false): Promise<CheckReport> {
   const report: CheckReport = { dir, files: [], problems: [] };
   const problem = (kind: ProblemKind, file: string, offset: number | undefined, message: string): void => {
     report.problems.push(offset === undefined ? { kind, file, message } : { kind, file, offset, message });
@@ -82,9 +86,15 @@ export async function checkDirectory(fs: FileSystem, dir: string, onProgress: (t
   const names = fs.readdir(dir);
 
   const mergeDir = mergeDirOf(dir);
-  if (fs.exists(mergeDir)) {
+  if (nested === false && fs.exists(mergeDir)) {
     const finished = fs.exists(join(mergeDir, MERGE_FINISHED_FILE_NAME));
     problem('warning', mergeDir, undefined, finished ? 'a finished merge waits here; the next open installs it' : 'an unfinished merge directory; the next open discards it');
+    if (finished && !fs.exists(join(mergeDir, MERGE_OLD_REMOVED_MARKER))) {
+      // The next open moves these files in: check them as the directory they will become part of.
+      const merged = await checkDirectory(fs, mergeDir, onProgress, true);
+      for (const file of merged.files) report.files.push({ ...file, file: `${basename(mergeDir)}/${file.file}` });
+      report.problems.push(...merged.problems);
+    }
   }
 
   let boundary = 0;
@@ -141,8 +151,9 @@ export async function checkDirectory(fs: FileSystem, dir: string, onProgress: (t
         const intact = findIntactRecordAfter(file, damage.offset, result.fileSize);
         if (intact === undefined) {
           const bytes = result.fileSize - damage.offset;
-          if (isLast) problem('torn', path, damage.offset, `torn tail: ${damage.reason}; open will cut the last ${bytes} bytes`);
-          else if (damage.kind === 'truncated') problem('warning', path, damage.offset, `the sealed file ends inside a record (${damage.reason}); recovery ignores the last ${bytes} bytes`);
+          // A finished merge's output was fsynced before merge-finished: nothing in it may be torn.
+          if (isLast && !nested) problem('torn', path, damage.offset, `torn tail: ${damage.reason}; open will cut the last ${bytes} bytes`);
+          else if (damage.kind === 'truncated' && !nested) problem('warning', path, damage.offset, `the sealed file ends inside a record (${damage.reason}); recovery ignores the last ${bytes} bytes`);
           else problem('damage', path, damage.offset, `${damage.reason} (the last ${bytes} bytes of a sealed file are unreadable)`);
           break;
         }

@@ -179,3 +179,27 @@ test('a directory caskdb wrote, merged and wrote again checks ok', async (t) => 
   assert.equal(result.code, 0, result.stdout);
   assert.match(result.stdout, /hint-index/);
 });
+
+test('a finished merge waiting in <dir>-merge is checked as well', async (t) => {
+  const dir = tempDir(t);
+  const writer = new RefDirWriter(dir);
+  writer.put('a', 'old');
+  writer.rotate();
+  writer.put('b', 'unmerged');
+  writer.flush();
+  const mergeDir = `${dir}-merge`;
+  const merged = new RefDirWriter(mergeDir);
+  const a = merged.put('a', 'old');
+  merged.flush();
+  refWriteHintFile(join(mergeDir, 'hint-index'), [[Buffer.from('a'), a]]);
+  refWriteMergeFinished(mergeDir, 2);
+  const sound = await runCaskdb(['check', '--dir', dir]);
+  assert.equal(sound.code, 0, sound.stdout);
+  assert.match(sound.stdout, /warning: .*-merge: a finished merge waits here/);
+  assert.match(sound.stdout, /db-merge\/000000001\.data\s+1 records/);
+  flipByte(join(mergeDir, '000000001.data'), a.size - 1);
+  const damaged = await runCaskdb(['check', '--dir', dir]);
+  assert.equal(damaged.code, 1);
+  assert.match(damaged.stdout, /damage: .*db-merge\/000000001\.data offset 0: crc mismatch \(the last/);
+  assert.match(damaged.stdout, /damage: .*db-merge\/000000001\.data offset 0: crc mismatch in the record of a hint/);
+});
