@@ -1,7 +1,7 @@
 // Runs the Raft cluster simulator over a range of seeds:
-//   npm run sim -- --seed S --count N [--nodes 3|5|7] [--ticks T] [--quiet]
+//   npm run sim -- --seed S --count N [--nodes 3|5|7] [--ticks T] [--profile default|storm|lease] [--quiet]
 // Exits non-zero at the first failing seed and prints it; `--seed S --count 1` replays it exactly.
-import { defaultSimOptions, runSimulation } from '../src/raft/sim/simulator.js';
+import { type SimProfile, defaultSimOptions, runSimulation, simOptionsFor, simProfiles } from '../src/raft/sim/simulator.js';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -19,15 +19,22 @@ const count = arg('count', 1);
 const nodes = arg('nodes', 3);
 const ticks = arg('ticks', defaultSimOptions(0).faultTicks);
 const quiet = process.argv.includes('--quiet');
+const profileAt = process.argv.indexOf('--profile');
+const profile = (profileAt < 0 ? 'default' : process.argv[profileAt + 1]) as SimProfile;
+if (!simProfiles.includes(profile)) {
+  console.error(`--profile must be one of ${simProfiles.join(', ')}`);
+  process.exit(2);
+}
 const started = performance.now();
 let totalTicks = 0;
 for (let s = seed; s < seed + count; s++) {
-  const r = runSimulation({ ...defaultSimOptions(s, nodes), faultTicks: ticks });
+  const r = runSimulation({ ...simOptionsFor(profile, s, nodes), faultTicks: ticks });
   totalTicks += r.stats.ticks;
   if (!r.ok) {
     console.error(r.trace.join('\n'));
-    console.error(`\nFAILED seed ${s} (--nodes ${nodes}): ${r.failure}`);
-    console.error(`replay: npm run sim -- --seed ${s} --count 1 --nodes ${nodes}${ticks !== defaultSimOptions(0).faultTicks ? ` --ticks ${ticks}` : ''}`);
+    const extra = `${ticks !== defaultSimOptions(0).faultTicks ? ` --ticks ${ticks}` : ''}${profile !== 'default' ? ` --profile ${profile}` : ''}`;
+    console.error(`\nFAILED seed ${s} (--nodes ${nodes}${profile !== 'default' ? `, profile ${profile}` : ''}): ${r.failure}`);
+    console.error(`replay: npm run sim -- --seed ${s} --count 1 --nodes ${nodes}${extra}`);
     process.exit(1);
   }
   if (!quiet) {
@@ -39,4 +46,4 @@ for (let s = seed; s < seed + count; s++) {
   }
 }
 const secs = (performance.now() - started) / 1000;
-console.log(`${count} seed(s) passed with ${nodes} nodes in ${secs.toFixed(1)}s (${Math.round(totalTicks / secs)} ticks/s)`);
+console.log(`${count} seed(s) passed with ${nodes} nodes (${profile}) in ${secs.toFixed(1)}s (${Math.round(totalTicks / secs)} ticks/s)`);

@@ -5,30 +5,31 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { defaultSimOptions, runSimulation, type SimResult } from '../../src/raft/sim/simulator.js';
+import { defaultSimOptions, runSimulation, simOptionsFor, type SimProfile, type SimResult } from '../../src/raft/sim/simulator.js';
 import { repoRoot } from '../support/cli.js';
 
 const scale = Number(process.env['RAFT_SIM_SEEDS'] ?? '1');
 
-function explain(r: SimResult, nodes: number): string {
-  return `${r.trace.slice(-60).join('\n')}\nseed ${r.seed} failed: ${r.failure}\nreplay: npm run sim -- --seed ${r.seed} --count 1 --nodes ${nodes}`;
+function explain(r: SimResult, nodes: number, profile: SimProfile = 'default'): string {
+  const flag = profile === 'default' ? '' : ` --profile ${profile}`;
+  return `${r.trace.slice(-60).join('\n')}\nseed ${r.seed} failed: ${r.failure}\nreplay: npm run sim -- --seed ${r.seed} --count 1 --nodes ${nodes}${flag}`;
 }
 
 test('regression seeds', () => {
   const file = JSON.parse(readFileSync(join(repoRoot, 'test/raft/regression-seeds.json'), 'utf8')) as {
-    seeds: { seed: number; nodes: number }[];
+    seeds: { seed: number; nodes: number; profile?: SimProfile }[];
   };
   assert.ok(file.seeds.length > 0);
-  for (const { seed, nodes } of file.seeds) {
-    const r = runSimulation(defaultSimOptions(seed, nodes));
-    assert.ok(r.ok, explain(r, nodes));
+  for (const { seed, nodes, profile } of file.seeds) {
+    const r = runSimulation(simOptionsFor(profile ?? 'default', seed, nodes));
+    assert.ok(r.ok, explain(r, nodes, profile));
   }
 });
 
 for (const [nodes, count] of [
-  [3, 400],
-  [5, 200],
-  [7, 100],
+  [3, 300],
+  [5, 150],
+  [7, 75],
 ] as const) {
   test(`${Math.round(count * scale)} seeds, ${nodes} nodes: safety, linearizability and liveness`, () => {
     const base = 10_000 * nodes;
@@ -39,6 +40,20 @@ for (const [nodes, count] of [
       ops += r.stats.opsCompleted;
     }
     assert.ok(ops > count * 50, `the clients did real work (${ops} operations)`);
+  });
+}
+
+for (const [profile, nodes, count] of [
+  ['storm', 3, 40],
+  ['storm', 5, 20],
+  ['lease', 3, 40],
+] as const) {
+  test(`${Math.round(count * scale)} seeds, ${nodes} nodes, ${profile} profile`, () => {
+    const base = 100_000 * nodes + (profile === 'storm' ? 0 : 50_000);
+    for (let seed = base; seed < base + Math.round(count * scale); seed++) {
+      const r = runSimulation(simOptionsFor(profile, seed, nodes));
+      assert.ok(r.ok, explain(r, nodes, profile));
+    }
   });
 }
 

@@ -45,6 +45,7 @@ export interface SimOptions {
   readonly snapshotEvery: number;
   readonly preVote: boolean;
   readonly checkQuorum: boolean;
+  readonly readOnlyOption: 'safe' | 'lease-based';
   readonly electionTimeoutTicks: number;
   readonly heartbeatIntervalTicks: number;
   readonly appendBytesMax: number;
@@ -76,12 +77,41 @@ export function defaultSimOptions(seed: number, nodes = 3): SimOptions {
     snapshotEvery: 40,
     preVote: true,
     checkQuorum: true,
+    readOnlyOption: 'safe',
     electionTimeoutTicks: 10,
     heartbeatIntervalTicks: 2,
     appendBytesMax: 4096,
     inflightMsgsMax: 8,
     traceLines: 300,
   };
+}
+
+export const simProfiles = ['default', 'storm', 'lease'] as const;
+export type SimProfile = (typeof simProfiles)[number];
+
+/**
+ * 'storm': heavy loss, duplication and delay, frequent crashes, partitions, membership changes, transfers and
+ * snapshots. 'lease': lease-based reads on perfectly synchronised clocks (the condition leases rely on).
+ */
+export function simOptionsFor(profile: SimProfile, seed: number, nodes = 3): SimOptions {
+  const base = defaultSimOptions(seed, nodes);
+  switch (profile) {
+    case 'default':
+      return base;
+    case 'storm':
+      return {
+        ...base,
+        faults: { dropRate: 0.2, duplicateRate: 0.1, delayTicksMax: 8 },
+        crashRate: 0.01,
+        partitionRate: 0.02,
+        membershipRate: 0.01,
+        transferRate: 0.01,
+        snapshotEvery: 10,
+        settleTicksMax: 1500,
+      };
+    case 'lease':
+      return { ...base, readOnlyOption: 'lease-based', clockSkew: 0 };
+  }
 }
 
 export interface SimStats {
@@ -257,6 +287,7 @@ export class Simulation {
       inflightMsgsMax: this.opts.inflightMsgsMax,
       checkQuorum: this.opts.checkQuorum,
       preVote: this.opts.preVote,
+      readOnlyOption: this.opts.readOnlyOption,
     });
   }
 
