@@ -77,7 +77,16 @@ export class ReplyWriter {
 
   /** Writes ASCII/latin1 text (protocol framing, numbers, simple strings). */
   writeAscii(text: string): void {
-    this.reserve(text.length);
+    const n = text.length;
+    this.reserve(n);
+    if (n <= 24) {
+      // Framing strings are short: a byte loop beats Buffer#write's call overhead.
+      const slab = this.slab;
+      let at = this.end;
+      for (let i = 0; i < n; i++) slab[at++] = text.charCodeAt(i);
+      this.end = at;
+      return;
+    }
     this.end += this.slab.write(text, this.end, 'latin1');
   }
 

@@ -98,6 +98,7 @@ export class Connection implements ClientInfo {
   private onData(chunk: Buffer): void {
     if (this.closeAfterReplies || this.closed) return;
     this.ctx.stats.inputBytes += chunk.length;
+    this.lastCommandAtMs = Date.now();
     const error = this.parser.feed(chunk, (argv) => this.onCommand(argv));
     if (error !== undefined) {
       this.ctx.stats.protocolErrors++;
@@ -122,7 +123,6 @@ export class Connection implements ClientInfo {
 
   private execute(argv: Buffer[]): void {
     this.ctx.stats.commandsProcessed++;
-    this.lastCommandAtMs = Date.now();
     const result = this.dispatch(argv);
     this.push(result);
     if (isPromise(result) && this.mustWait) {
