@@ -116,6 +116,6 @@ export const serverCommand = {
     }
     process.removeAllListeners('SIGTERM');
     process.removeAllListeners('SIGINT');
-    return 0;
+    return server.closeError === undefined ? 0 : 1;
   },
 };

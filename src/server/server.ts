@@ -41,6 +41,8 @@ export class CaskServer implements ServerContext {
   private readonly hooks: readonly ServerHook[];
   private nextClientId = 1;
   private stopping: Promise<void> | undefined;
+  /** Set when closing the store failed during shutdown (the process should exit non-zero). */
+  closeError: unknown;
   private resolveStopped!: () => void;
   /** Resolves when the server has shut down completely. */
   readonly stopped: Promise<void> = new Promise((resolve) => (this.resolveStopped = resolve));
@@ -169,6 +171,7 @@ export class CaskServer implements ServerContext {
     // Sockets refused at accept (maxclients) are not tracked; do not let one keep shutdown waiting.
     await Promise.race([listenerClosed, new Promise((resolve) => setTimeout(resolve, 1000))]);
     this.log.info('stopped', { ms: Date.now() - started });
+    this.closeError = failed;
     this.resolveStopped();
     if (failed !== undefined) throw failed;
   }
