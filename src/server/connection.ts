@@ -127,7 +127,8 @@ export class Connection implements ClientInfo {
     this.push(result);
     if (isPromise(result) && this.mustWait) {
       this.waiting = true;
-      void result.finally(() => this.resume());
+      const resume = () => this.resume();
+      result.then(resume, resume); // a rejection is answered through the slot; never left unhandled
     }
     this.mustWait = false;
   }
