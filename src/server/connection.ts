@@ -123,7 +123,16 @@ export class Connection implements ClientInfo {
 
   private execute(argv: Buffer[]): void {
     this.ctx.stats.commandsProcessed++;
-    const result = this.dispatch(argv);
+    let result: Outcome | Promise<Outcome>;
+    try {
+      result = this.dispatch(argv);
+    } catch (error) {
+      // An engine failure (e.g. a corrupt record on read) fails this command only, never the server.
+      const message = error instanceof Error ? error.message : String(error);
+      this.ctx.log.error('command failed', { client: this.id, command: this.lastCommand, error: message });
+      this.mustWait = false;
+      result = new ReplyError(`ERR ${message}`);
+    }
     this.push(result);
     if (isPromise(result) && this.mustWait) {
       this.waiting = true;
