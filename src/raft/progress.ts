@@ -68,6 +68,8 @@ export class Progress {
   pendingSnapshot = 0;
   /** Heard from since the last check-quorum round. */
   recentActive = false;
+  /** The leader's clock at the sending of the latest heartbeat this follower acknowledged (lease reads). */
+  leaseAckTick = -1;
   readonly inflights: Inflights;
 
   constructor(next: number, public isLearner: boolean, inflightMsgsMax: number, inflightBytesMax: number) {

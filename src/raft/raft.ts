@@ -76,6 +76,9 @@ export const defaultRaftConfig = {
   disableProposalForwarding: false,
 } as const;
 
+/** Ticks of an election timeout that a lease-based read does not rely on (tick phase and clock drift). */
+const LEASE_MARGIN_TICKS = 2;
+
 /** The campaign context that marks a leadership transfer (bypasses leases and pre-vote). */
 export const CAMPAIGN_TRANSFER = new TextEncoder().encode('CampaignTransfer');
 
@@ -127,8 +130,10 @@ export class Raft {
   electionElapsed = 0;
   private heartbeatElapsed = 0;
   private randomizedElectionTimeout = 0;
-  /** Check-quorum lease guard after a restart: refuse votes until one election timeout has passed. */
+  /** This node's clock: ticks since start. Also the lease guard after a restart (refuse votes for a timeout). */
   private ticksSinceStart = 0;
+  /** This leader sent a TimeoutNow in its term: its lease is void from then on. */
+  private timeoutNowSent = false;
 
   readonly electionTimeout: number;
   readonly heartbeatTimeout: number;
@@ -317,6 +322,7 @@ export class Raft {
     this.reset(this.term);
     this.lead = this.id;
     this.state = StateType.Leader;
+    this.timeoutNowSent = false;
     const self = this.prs.get(this.id);
     if (self !== undefined) self.becomeReplicate();
     // The no-op entry of the new term (§8): commits everything before it and gates conf changes and reads.
@@ -425,7 +431,8 @@ export class Raft {
     if (pr === undefined) return;
     // A follower may not have the leader's commit index in its log yet.
     const commit = Math.min(pr.match, this.log.committed);
-    this.send(makeMessage({ type: MessageType.Heartbeat, to, commit, context }));
+    // `index` carries our clock (ticks since start); the follower echoes it so the lease counts from the send.
+    this.send(makeMessage({ type: MessageType.Heartbeat, to, commit, context, index: this.ticksSinceStart }));
   }
 
   private forEachPeer(fn: (id: number) => void): void {
@@ -650,7 +657,9 @@ export class Raft {
         pr.probeSent = false;
         if (pr.state === ProgressState.Replicate && pr.inflights.full()) pr.inflights.freeFirstOne();
         if (pr.match < this.log.lastIndex()) this.sendAppend(m.from);
-        if (this.readOnlyOption === 'safe' && m.context.byteLength > 0) this.handleReadAck(m);
+        // The echoed send time of the heartbeat acknowledged: the follower's lease for us runs from there.
+        pr.leaseAckTick = Math.max(pr.leaseAckTick, m.index);
+        if (m.context.byteLength > 0) this.handleReadAck(m);
         break;
       case MessageType.SnapStatus:
         if (pr.state !== ProgressState.Snapshot) break;
@@ -762,11 +771,28 @@ export class Raft {
   }
 
   private sendTimeoutNow(to: number): void {
+    this.timeoutNowSent = true;
     this.send(makeMessage({ type: MessageType.TimeoutNow, to }));
   }
 
   private abortLeaderTransfer(): void {
     this.leadTransferee = NONE;
+  }
+
+  /**
+   * Leader lease (§6.4.1): a follower that received our heartbeat sent at tick s refuses votes (and does not
+   * campaign) until at least s + electionTimeout on its own clock. So while a quorum of voters has
+   * acknowledged heartbeats sent after now − electionTimeout + margin, no other leader can exist. The margin
+   * (LEASE_MARGIN_TICKS) absorbs tick phase and clock drift; beyond that, leases are unsafe — use 'safe'.
+   */
+  leaseValid(): boolean {
+    // A TimeoutNow lets its receiver win votes despite the followers' leases: no lease after one was sent.
+    if (this.timeoutNowSent) return false;
+    const now = this.ticksSinceStart;
+    const voters = this.conf().voters;
+    // Progress is fresh at becomeLeader, so every acknowledgement counted is of a heartbeat of this leadership.
+    const sent = committedIndex(voters, (id) => (id === this.id ? now : (this.prs.get(id)?.leaseAckTick ?? -1)));
+    return sent >= 0 && now < sent + this.electionTimeout - LEASE_MARGIN_TICKS;
   }
 
   private quorumActive(): boolean {
@@ -790,7 +816,7 @@ export class Raft {
       this.pendingReadIndexMessages.push(m);
       return;
     }
-    if (this.readOnlyOption === 'lease-based' && this.leadTransferee === NONE) {
+    if (this.readOnlyOption === 'lease-based' && this.leadTransferee === NONE && this.leaseValid()) {
       this.respondToReadIndex(m, this.log.committed);
       return;
     }
@@ -918,7 +944,7 @@ export class Raft {
 
   private handleHeartbeat(m: Message): void {
     this.log.commitTo(m.commit);
-    this.send(makeMessage({ type: MessageType.HeartbeatResp, to: m.from, context: m.context }));
+    this.send(makeMessage({ type: MessageType.HeartbeatResp, to: m.from, context: m.context, index: m.index }));
   }
 
   private handleSnapshot(m: Message): void {

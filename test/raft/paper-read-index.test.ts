@@ -59,21 +59,51 @@ test('§6.4: without a known leader ReadIndex is refused with NotLeader', () => 
   assert.throws(() => c.node(2).readIndex(enc.encode('x')), (e: unknown) => isCaskError(e, ErrorCode.NotLeader));
 });
 
-test('§6.4.1 lease-based reads (requires check-quorum): the leader answers at once, without a heartbeat round', () => {
+test('§6.4.1 lease-based reads (requires check-quorum): answered at once while a quorum acknowledged a recent heartbeat', () => {
   assert.throws(() => newRaft(1, ids(3), { readOnlyOption: 'lease-based', checkQuorum: false }), /checkQuorum/);
-  const r = newRaft(1, ids(3), { readOnlyOption: 'lease-based', checkQuorum: true });
+  const r = newRaft(1, ids(3), { readOnlyOption: 'lease-based', checkQuorum: true, electionTimeoutTicks: 10 });
   electLeader(r);
   r.step(msg({ type: MessageType.AppResp, from: 2, to: 1, term: 1, index: 1 }));
   readMessages(r);
+  // No heartbeat acknowledged yet: no lease, so the read takes the safe path (a heartbeat round).
+  r.step(msg({ type: MessageType.ReadIndex, context: enc.encode('no-lease') }));
+  assert.equal(r.readStates.length, 0);
+  const hb = readMessages(r).find((m) => m.type === MessageType.Heartbeat)!;
+  r.step(msg({ type: MessageType.HeartbeatResp, from: 2, to: 1, term: 1, context: hb.context, index: hb.index }));
+  assert.equal(r.readStates.length, 1, 'answered by the heartbeat round');
+  r.readStates = [];
+  // That acknowledgement (of a heartbeat sent at the leader's tick hb.index) is a lease: reads are immediate.
   r.step(msg({ type: MessageType.ReadIndex, context: enc.encode('lease') }));
   assert.equal(r.readStates[0]?.index, 1);
-  assert.equal(readMessages(r).filter((m) => m.type === MessageType.Heartbeat).length, 0);
+  assert.equal(readMessages(r).filter((m) => m.type === MessageType.Heartbeat && m.context.byteLength > 0).length, 0);
+  r.readStates = [];
+  // electionTimeout − margin ticks after that heartbeat was sent, the lease has run out.
+  for (let i = 0; i < 8; i++) r.tick();
+  readMessages(r);
+  r.step(msg({ type: MessageType.ReadIndex, context: enc.encode('expired') }));
+  assert.equal(r.readStates.length, 0, 'no lease: back to a heartbeat round');
+  assert.ok(readMessages(r).some((m) => m.type === MessageType.Heartbeat && dec.decode(m.context) === 'expired'));
+});
+
+test('§6.4.1 lease: void once the leader has sent TimeoutNow (its receiver can win despite the leases)', () => {
+  const r = newRaft(1, ids(3), { readOnlyOption: 'lease-based', checkQuorum: true });
+  electLeader(r);
+  r.step(msg({ type: MessageType.AppResp, from: 2, to: 1, term: 1, index: 1 }));
+  r.step(msg({ type: MessageType.AppResp, from: 3, to: 1, term: 1, index: 1 }));
+  r.step(msg({ type: MessageType.HeartbeatResp, from: 2, to: 1, term: 1, index: 0 }));
+  assert.equal(r.leaseValid(), true);
+  r.step(msg({ type: MessageType.TransferLeader, from: 3 }));
+  assert.ok(readMessages(r).some((m) => m.type === MessageType.TimeoutNow));
+  for (let i = 0; i < 10; i++) r.tick(); // the transfer is abandoned…
+  assert.equal(r.leadTransferee, 0);
+  assert.equal(r.leaseValid(), false, '…but the lease stays void for this term');
 });
 
 test('§6.4.1 lease: a leader in the middle of a leadership transfer does not serve lease reads', () => {
   const r = newRaft(1, ids(3), { readOnlyOption: 'lease-based', checkQuorum: true });
   electLeader(r);
   r.step(msg({ type: MessageType.AppResp, from: 2, to: 1, term: 1, index: 1 }));
+  r.step(msg({ type: MessageType.HeartbeatResp, from: 2, to: 1, term: 1, index: 0 }));
   r.step(msg({ type: MessageType.TransferLeader, from: 3 }));
   r.step(msg({ type: MessageType.ReadIndex, context: enc.encode('during') }));
   assert.equal(r.readStates.length, 0);
