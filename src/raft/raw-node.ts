@@ -136,7 +136,7 @@ export class RawNode {
     if (LOCAL_ONLY.has(m.type)) {
       throw new CaskError(ErrorCode.InvalidArgument, `message type ${m.type} cannot come from the network`);
     }
-    // Responses from nodes that are not members (e.g. already removed) carry no information for us.
+    // Node 0 means "nobody": a peer message must name its sender.
     if (m.from === NONE) throw new CaskError(ErrorCode.InvalidArgument, 'message from node 0');
     this.raft.step(m);
   }

@@ -211,3 +211,17 @@ test('a crashed follower that keeps only its persisted state catches up after re
   assert.deepEqual(c.appliedData(3), ['a', 'b']);
   assert.equal(c.raft(3).state, StateType.Follower);
 });
+
+test('bounds: the leader refuses proposals past uncommittedBytesMax until entries commit', () => {
+  const r = newRaft(1, ids(3), { uncommittedBytesMax: 200 });
+  electLeader(r);
+  const prop = (v: string) => r.step(msg({ type: MessageType.Prop, entries: [{ term: 0, index: 0, type: EntryType.Normal, data: enc.encode(v) }] }));
+  const big = 'x'.repeat(60); // 84 bytes with overhead
+  assert.equal(prop(big), undefined);
+  assert.equal(prop(big), undefined);
+  assert.deepEqual(prop(big), { kind: 'uncommitted-limit' });
+  // Once they commit, there is room again.
+  r.step(msg({ type: MessageType.AppResp, from: 2, to: 1, term: 1, index: r.log.lastIndex() }));
+  assert.equal(r.log.committed, r.log.lastIndex());
+  assert.equal(prop(big), undefined);
+});
