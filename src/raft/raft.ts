@@ -530,7 +530,7 @@ export class Raft {
       voteType = MessageType.Vote;
       term = this.term;
     }
-    if (this.poll(this.id, voteType, true) === 'won') {
+    if (this.poll(this.id, true) === 'won') {
       // Single-voter cluster: won already.
       if (kind === 'pre-election') this.campaign('election', false);
       else this.becomeLeader();
@@ -543,7 +543,7 @@ export class Raft {
     }
   }
 
-  private poll(id: number, _type: MessageTypeValue, granted: boolean): VoteResult {
+  private poll(id: number, granted: boolean): VoteResult {
     if (!this.votes.has(id)) this.votes.set(id, granted);
     return voteResult(this.conf().voters, this.votes);
   }
@@ -910,7 +910,7 @@ export class Raft {
       case MessageType.PreVoteResp:
       case MessageType.VoteResp: {
         if (m.type !== myVoteResp) return undefined;
-        const res = this.poll(m.from, m.type, !m.reject);
+        const res = this.poll(m.from, !m.reject);
         if (res === 'won') {
           if (this.state === StateType.PreCandidate) {
             this.campaign('election', false);

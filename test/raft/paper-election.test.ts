@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MessageType, NONE, StateType } from '../../src/raft/types.js';
-import { Cluster, electLeader, entry, ids, msg, newRaft, newStorage, readMessages } from './harness.js';
+import { Cluster, electLeader, enc, entry, ids, msg, newRaft, newStorage, readMessages } from './harness.js';
 
 test('§5.1: a server that sees a higher term adopts it and reverts to follower', () => {
   for (const state of ['follower', 'candidate', 'leader'] as const) {
@@ -187,4 +187,25 @@ test('§4.2.3 disruptive servers: with check-quorum, followers that hear from a 
   r.step(msg({ type: MessageType.Vote, from: 3, to: 2, term: 5, index: 9, logTerm: 4 }));
   assert.equal(r.term, 5);
   assert.equal(r.vote, 3);
+});
+
+test('§5.4 leader completeness: a leader elected after a failure holds every committed entry', () => {
+  const c = new Cluster(ids(5), { preVote: true, checkQuorum: true });
+  c.campaign(1);
+  // Entries reach only 1, 2, 3 (a bare majority) and commit.
+  c.isolate(4);
+  c.isolate(5);
+  for (const v of ['a', 'b', 'c']) c.node(1).propose(enc.encode(v));
+  c.stabilize();
+  const committed = c.raft(1).log.committed;
+  assert.equal(committed, 4);
+  // The leader dies; 4 and 5 rejoin with stale logs and campaign; only 2 or 3 can win.
+  c.heal();
+  c.crash(1);
+  for (let i = 0; i < 200 && c.leader() === undefined; i++) c.tickAll();
+  const leader = c.leader()!;
+  assert.ok(leader === 2 || leader === 3, `leader ${leader} must be one that holds the committed entries`);
+  for (let i = 1; i <= committed; i++) assert.equal(c.raft(leader).log.term(i), 1);
+  c.tickAll(2);
+  for (const id of [2, 3, 4, 5]) assert.deepEqual(c.appliedData(id), ['a', 'b', 'c'], `node ${id}`);
 });

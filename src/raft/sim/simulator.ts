@@ -17,7 +17,6 @@ import {
   EntryType,
   MessageType,
   StateType,
-  messageTypeName,
 } from '../types.js';
 import { type KvInput, type KvOutput, type Operation, checkLinearizability, kvModel } from './linearizability.js';
 import { type NetworkFaults, SimNetwork, reliableNetwork } from './network.js';
@@ -764,8 +763,4 @@ export class Simulation {
 
 export function runSimulation(opts: SimOptions): SimResult {
   return new Simulation(opts).run();
-}
-
-export function describeMessage(m: Message): string {
-  return `${messageTypeName[m.type]} ${m.from}→${m.to} t${m.term}`;
 }
