@@ -23,7 +23,10 @@ import { type NetworkFaults, SimNetwork, reliableNetwork } from './network.js';
 
 export interface SimOptions {
   readonly seed: number;
+  /** Founding voters. */
   readonly nodes: number;
+  /** Extra nodes that start empty and outside the configuration; membership changes may add them. */
+  readonly spareNodes: number;
   /** Ticks during which faults are injected. */
   readonly faultTicks: number;
   /** Liveness bound: after faults stop, everything must settle within this many ticks. */
@@ -62,6 +65,7 @@ export function defaultSimOptions(seed: number, nodes = 3): SimOptions {
   return {
     seed,
     nodes,
+    spareNodes: 1,
     faultTicks: 1200,
     settleTicksMax: 600,
     clients: 6,
@@ -225,12 +229,16 @@ export class Simulation {
     this.rng = new Xoshiro128(opts.seed);
     this.net = new SimNetwork(this.rng.fork(), true);
     const voters = Array.from({ length: opts.nodes }, (_, i) => i + 1);
-    for (const id of voters) {
-      // Founding members bootstrap through the log (bootstrapState), as a real cluster does.
+    const all = Array.from({ length: opts.nodes + opts.spareNodes }, (_, i) => i + 1);
+    for (const id of all) {
+      // Founding members bootstrap through the log (bootstrapState), as a real cluster does; spare nodes
+      // start empty, outside the configuration, and learn everything from a leader once added.
       const storage = new MemoryStorage();
-      const boot = bootstrapState(voters);
-      storage.append(boot.entries);
-      storage.setHardState(boot.hardState);
+      if (id <= opts.nodes) {
+        const boot = bootstrapState(voters);
+        storage.append(boot.entries);
+        storage.setHardState(boot.hardState);
+      }
       const node: SimNode = {
         id,
         storage,
