@@ -55,6 +55,8 @@ export interface RaftConfig {
   readonly applyBytesMax?: number;
   /** Bytes of proposed but uncommitted entries the leader accepts before refusing proposals. */
   readonly uncommittedBytesMax?: number;
+  /** ReadIndex requests the leader holds (awaiting its first commit or a heartbeat round) before refusing. */
+  readonly readIndexPendingMax?: number;
   readonly checkQuorum?: boolean;
   readonly preVote?: boolean;
   readonly readOnlyOption?: ReadOnlyOption;
@@ -70,6 +72,7 @@ export const defaultRaftConfig = {
   inflightBytesMax: 32 * 1024 * 1024,
   applyBytesMax: 64 * 1024 * 1024,
   uncommittedBytesMax: 256 * 1024 * 1024,
+  readIndexPendingMax: 4096,
   checkQuorum: true,
   preVote: true,
   readOnlyOption: 'safe' as ReadOnlyOption,
@@ -93,7 +96,8 @@ export type StepRefusal =
   | { readonly kind: 'not-leader'; readonly leaderHint: number }
   | { readonly kind: 'transferring'; readonly transferee: number }
   | { readonly kind: 'conf-change-pending'; readonly reason: string }
-  | { readonly kind: 'uncommitted-limit' };
+  | { readonly kind: 'uncommitted-limit' }
+  | { readonly kind: 'read-limit' };
 
 interface ConfAt {
   readonly index: number;
@@ -141,6 +145,7 @@ export class Raft {
   private readonly inflightMsgsMax: number;
   private readonly inflightBytesMax: number;
   private readonly uncommittedBytesMax: number;
+  private readonly readIndexPendingMax: number;
   readonly checkQuorum: boolean;
   readonly preVote: boolean;
   readonly readOnlyOption: ReadOnlyOption;
@@ -159,6 +164,7 @@ export class Raft {
     this.inflightMsgsMax = c.inflightMsgsMax ?? defaultRaftConfig.inflightMsgsMax;
     this.inflightBytesMax = c.inflightBytesMax ?? defaultRaftConfig.inflightBytesMax;
     this.uncommittedBytesMax = c.uncommittedBytesMax ?? defaultRaftConfig.uncommittedBytesMax;
+    this.readIndexPendingMax = c.readIndexPendingMax ?? defaultRaftConfig.readIndexPendingMax;
     this.checkQuorum = c.checkQuorum ?? defaultRaftConfig.checkQuorum;
     this.preVote = c.preVote ?? defaultRaftConfig.preVote;
     this.readOnlyOption = c.readOnlyOption ?? defaultRaftConfig.readOnlyOption;
@@ -639,6 +645,9 @@ export class Raft {
       case MessageType.Prop:
         return this.handlePropose(m);
       case MessageType.ReadIndex:
+        if (this.pendingReadIndexMessages.length + this.readOnly.pendingCount() >= this.readIndexPendingMax) {
+          return { kind: 'read-limit' };
+        }
         this.handleReadIndex(m);
         return undefined;
       case MessageType.TransferLeader:
@@ -981,6 +990,8 @@ export function refusalToError(r: StepRefusal): CaskError {
       return new CaskError(ErrorCode.NotLeader, `leadership is being transferred to node ${r.transferee}`, { leaderHint: String(r.transferee) });
     case 'conf-change-pending':
       return new CaskError(ErrorCode.LimitExceeded, `configuration change refused: ${r.reason}`, { limit: 'one configuration change at a time' });
+    case 'read-limit':
+      return new CaskError(ErrorCode.LimitExceeded, 'too many ReadIndex requests in flight', { limit: 'readIndexPendingMax' });
     case 'uncommitted-limit':
       return new CaskError(ErrorCode.LimitExceeded, 'too many uncommitted proposals', { limit: 'uncommittedBytesMax' });
   }

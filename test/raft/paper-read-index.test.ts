@@ -147,3 +147,11 @@ test('network input: local-only message types are refused (a peer cannot drive o
   const c = new Cluster(ids(3));
   assert.throws(() => c.node(1).step(msg({ type: MessageType.Hup, from: 2, to: 1 })), (e: unknown) => isCaskError(e, ErrorCode.InvalidArgument));
 });
+
+test('bounds: a leader holds at most readIndexPendingMax ReadIndex requests, then refuses with LimitExceeded', () => {
+  const r = newRaft(1, ids(3), { readIndexPendingMax: 2 });
+  electLeader(r);
+  assert.equal(r.step(msg({ type: MessageType.ReadIndex, context: enc.encode('a') })), undefined);
+  assert.equal(r.step(msg({ type: MessageType.ReadIndex, context: enc.encode('b') })), undefined);
+  assert.deepEqual(r.step(msg({ type: MessageType.ReadIndex, context: enc.encode('c') })), { kind: 'read-limit' });
+});
