@@ -36,6 +36,8 @@ export interface StateMachine {
   /** Makes a snapshot of the applied state in `targetDir`; resolves with the index it covers. */
   createSnapshot(targetDir: string): Promise<number>;
   onReadStates(states: readonly ReadState[]): void;
+  /** A promise applying must wait for (a snapshot is sealing the state), or undefined. */
+  applyGate(): Promise<void> | undefined;
   onRoleChange(role: string, leaderId: number): void;
 }
 
@@ -92,6 +94,8 @@ export class RaftNode {
   lastSnapshot: { index: number; term: number; at: string; files: number; bytes: number } | undefined;
   snapshotsSent = 0;
   snapshotsInstalled = 0;
+  /** Ready cycles handled, entries persisted, entries applied, fsynced saves and the time they took. */
+  readonly stats = { readies: 0, entriesPersisted: 0, committedApplied: 0, syncs: 0, syncMs: 0 };
 
   constructor(
     readonly options: RaftNodeOptions,
@@ -233,32 +237,56 @@ export class RaftNode {
         this.role = stateTypeName[rd.softState.state];
         this.sm.onRoleChange(this.role, this.leaderId);
       }
-      // 1. persist
-      if (rd.snapshot !== undefined && !isEmptySnapshot(rd.snapshot)) this.storage.applySnapshot(rd.snapshot);
+      // 1. persist. Every entry already in the log was fsynced by an earlier Ready (one Ready at a time), so
+      // committed entries up to `durable` may be applied while this Ready's own write is being fsynced.
+      const hasSnapshot = rd.snapshot !== undefined && !isEmptySnapshot(rd.snapshot);
+      if (hasSnapshot) this.storage.applySnapshot(rd.snapshot!);
       for (const e of rd.entries) if (e.type === EntryType.ConfChange) this.learnConfChange(e, false);
-      await this.storage.save(rd.hardState, rd.entries, rd.mustSync);
+      const durable = this.storage.lastIndex();
+      const t0 = performance.now();
+      const saved = this.storage.save(rd.hardState, rd.entries, rd.mustSync);
+      let early = 0;
+      const gate = this.sm.applyGate();
+      if (gate !== undefined) await gate;
+      if (!hasSnapshot) {
+        while (early < rd.committedEntries.length && rd.committedEntries[early]!.index <= durable) early++;
+        if (early > 0) this.applyCommitted(rd.committedEntries.slice(0, early));
+      }
+      await saved;
+      this.stats.readies++;
+      this.stats.entriesPersisted += rd.entries.length;
+      this.stats.committedApplied += rd.committedEntries.length;
+      if (rd.mustSync) {
+        this.stats.syncs++;
+        this.stats.syncMs += performance.now() - t0;
+      }
       // 2. send
       if (rd.messages.length > 0) {
         for (const m of rd.messages) if (m.type === MessageType.Snap) this.onSnapshotSent(m);
         this.transport.send(rd.messages);
       }
       // 3. apply
-      if (rd.snapshot !== undefined && !isEmptySnapshot(rd.snapshot)) {
-        const d = decodeDescriptor(rd.snapshot.data);
+      if (hasSnapshot) {
+        const snap = rd.snapshot!;
+        const d = decodeDescriptor(snap.data);
         for (const [id, addr] of Object.entries(d.peers)) this.learnPeer(Number(id), addr, false);
-        await this.sm.installSnapshot(rd.snapshot, join(this.snapshotsDir, String(rd.snapshot.metadata.index)));
+        await this.sm.installSnapshot(snap, join(this.snapshotsDir, String(snap.metadata.index)));
         this.snapshotsInstalled++;
-        this.lastSnapshot = { index: rd.snapshot.metadata.index, term: rd.snapshot.metadata.term, at: new Date().toISOString(), files: d.files.length, bytes: d.files.reduce((n, f) => n + f.size, 0) };
-        this.pruneSnapshots(rd.snapshot.metadata.index);
+        this.lastSnapshot = { index: snap.metadata.index, term: snap.metadata.term, at: new Date().toISOString(), files: d.files.length, bytes: d.files.reduce((n, f) => n + f.size, 0) };
+        this.pruneSnapshots(snap.metadata.index);
       }
-      if (rd.committedEntries.length > 0) {
-        for (const e of rd.committedEntries) if (e.type === EntryType.ConfChange) this.learnConfChange(e, true);
-        this.sm.applyEntries(rd.committedEntries);
-      }
+      const gate2 = this.sm.applyGate();
+      if (gate2 !== undefined) await gate2;
+      if (early < rd.committedEntries.length) this.applyCommitted(early === 0 ? rd.committedEntries : rd.committedEntries.slice(early));
       if (rd.readStates.length > 0) this.sm.onReadStates(rd.readStates);
       this.raw.advance();
       this.maybeSnapshot();
     }
+  }
+
+  private applyCommitted(entries: readonly Entry[]): void {
+    for (const e of entries) if (e.type === EntryType.ConfChange) this.learnConfChange(e, true);
+    this.sm.applyEntries(entries);
   }
 
   // ---- membership and addresses ----
@@ -296,18 +324,21 @@ export class RaftNode {
     if (this.snapshotting || this.closed) return;
     const snapIndex = this.storage.snapshot().metadata.index;
     if (this.sm.appliedIndex - snapIndex < this.options.snapshotEntries) return;
-    this.snapshotting = true;
-    this.takeSnapshot().then(
-      () => (this.snapshotting = false),
-      (e: unknown) => {
-        this.snapshotting = false;
-        this.options.log('warn', 'snapshot failed', { error: (e as Error).message });
-      },
-    );
+    this.snapshotNow().catch((e: unknown) => this.options.log('warn', 'snapshot failed', { error: (e as Error).message }));
   }
 
-  /** Snapshots the applied state now (also `RAFT SNAPSHOT`); resolves with the index covered. */
-  async takeSnapshot(): Promise<number> {
+  /** `RAFT SNAPSHOT`: snapshots the applied state now; resolves with the index covered. */
+  async snapshotNow(): Promise<number> {
+    if (this.snapshotting) throw new CaskError(ErrorCode.MergeInProgress, 'a snapshot is already being taken');
+    this.snapshotting = true;
+    try {
+      return await this.takeSnapshot();
+    } finally {
+      this.snapshotting = false;
+    }
+  }
+
+  private async takeSnapshot(): Promise<number> {
     const started = Date.now();
     fs.mkdirSync(this.snapshotsDir, { recursive: true });
     const tmp = join(this.snapshotsDir, `tmp-${process.pid}-${started}`);

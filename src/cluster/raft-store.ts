@@ -455,15 +455,33 @@ export class RaftStore implements KvStore, StateMachine {
     } catch (e) {
       if (!isCaskError(e, ErrorCode.MergeInProgress)) throw e;
     }
-    await this.engine.backup(targetDir);
-    const before = new Set(fs.readdirSync(targetDir));
-    // The copy holds the state as of its sealing; its applied key says which index that is.
-    const copy = await Db.open({ dir: targetDir, sync: 'none', mergeRatio: 0, logger: () => undefined });
-    const index = readApplied(copy);
-    await copy.close();
-    for (const name of fs.readdirSync(targetDir)) if (!before.has(name) || name === 'flock') fs.rmSync(join(targetDir, name), { force: true });
+    // Applying pauses from here until the backup has sealed the active file, so the sealed files hold
+    // exactly the state at `index` (the copy's hidden applied key says the same).
+    const index = this.appliedIndex;
+    const activeBefore = this.engine.stat().activeFileId;
+    let release!: () => void;
+    this.gate = new Promise((r) => (release = r));
+    const backup = this.engine.backup(targetDir);
+    try {
+      let sealed = false;
+      const settled = backup.then(() => undefined, () => undefined);
+      while (!sealed) {
+        if (this.engine.stat().activeFileId !== activeBefore) break;
+        sealed = await Promise.race([settled.then(() => true), new Promise<boolean>((r) => setImmediate(() => r(false)))]);
+      }
+    } finally {
+      this.gate = undefined;
+      release();
+    }
+    await backup;
     return index;
   }
+
+  /** While a snapshot seals the engine's files, applying waits for this. */
+  applyGate(): Promise<void> | undefined {
+    return this.gate;
+  }
+  private gate: Promise<void> | undefined;
 
   // ---- WATCH determinism ----
 
@@ -602,6 +620,11 @@ export class RaftStore implements KvStore, StateMachine {
       pending_reads: this.readQueue.length + this.readRequests.size,
       read_index_requests: this.stats.readIndexRequests,
       transport_dropped_messages: this.node.transport.droppedMessages,
+      ready_cycles: this.node.stats.readies,
+      entries_persisted: this.node.stats.entriesPersisted,
+      entries_applied: this.node.stats.committedApplied,
+      log_fsyncs: this.node.stats.syncs,
+      log_fsync_ms_avg: this.node.stats.syncs === 0 ? 0 : Math.round((this.node.stats.syncMs / this.node.stats.syncs) * 1000) / 1000,
     };
     const ids = [...new Set([...st.confState.voters, ...st.confState.learners, ...this.node.peers.keys()])].sort((a, b) => a - b);
     for (const id of ids) {
@@ -650,7 +673,7 @@ export class RaftStore implements KvStore, StateMachine {
           await this.transferLeadership(id);
           return 'OK';
         case 'snapshot':
-          return String(await this.node.takeSnapshot());
+          return String(await this.node.snapshotNow());
         default:
           return new ReplyError(`ERR unknown RAFT subcommand '${sub}' (STATUS, ADD id host:port [LEARNER], PROMOTE id, REMOVE id, TRANSFER id, SNAPSHOT)`);
       }
