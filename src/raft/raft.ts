@@ -382,7 +382,8 @@ export class Raft {
       // Forwarded proposals and ReadIndex requests carry no term: they are not part of the protocol proper.
       if (m.type !== MessageType.Prop && m.type !== MessageType.ReadIndex) msg = { ...m, term: this.term };
     }
-    this.msgs.push({ ...msg, from: this.id });
+    // A forwarded TransferLeader keeps its `from` (the transferee); everything else is from us.
+    this.msgs.push(msg.from === NONE ? { ...msg, from: this.id } : msg);
   }
 
   private sendAppend(to: number): void {

@@ -194,3 +194,11 @@ test('§3.10 leadership transfer: abandoned after an election timeout if the tra
   assert.equal(c.leader(), 1);
   c.node(1).propose(enc.encode('accepted again'));
 });
+
+test('§3.10 leadership transfer requested on a follower is forwarded to the leader with the transferee intact', () => {
+  const c = new Cluster(ids(3), { preVote: true, checkQuorum: true });
+  c.campaign(1);
+  c.node(2).transferLeadership(3);
+  c.stabilize();
+  assert.equal(c.leader(), 3);
+});

@@ -596,12 +596,14 @@ export class Simulation {
     }
     if (r.nextFloat() < o.membershipRate) this.changeMembership();
     if (r.nextFloat() < o.transferRate) {
-      const l = this.leader();
+      // Asked of the leader or of any other node (which forwards the request to the leader it knows).
+      const live = this.nodes.filter((n) => n.raw !== undefined);
+      const l = r.nextFloat() < 0.5 ? this.leader() : live[r.nextInt(Math.max(1, live.length))];
       if (l !== undefined) {
         const target = 1 + r.nextInt(this.nodes.length);
         try {
           l.raw!.transferLeadership(target);
-          this.trace(`transfer n${l.id} → n${target}`);
+          this.trace(`transfer requested at n${l.id} → n${target}`);
         } catch (e) {
           if (!isCaskError(e)) throw e;
         }
