@@ -512,9 +512,13 @@ export class Db implements KvEngine {
   async merge(): Promise<{ inputBytes: number; outputBytes: number; keys: number } | undefined> {
     this.assertWritable();
     if (this.merging) throw new CaskError(ErrorCode.MergeInProgress, 'a merge is already running');
-    await this.maintenance?.catch(() => {});
-    this.assertWritable();
-    if (this.merging) throw new CaskError(ErrorCode.MergeInProgress, 'a merge is already running');
+    // Wait out a running backup; a merge or backup that claims the slot first (synchronously, right
+    // after the same wake-up) is waited out too, so two of them never overlap.
+    while (this.maintenance !== undefined) {
+      await this.maintenance.catch(() => {});
+      this.assertWritable();
+      if (this.merging) throw new CaskError(ErrorCode.MergeInProgress, 'a merge is already running');
+    }
     this.merging = true;
     const started = performance.now();
     const run = runMerge(this.mergeHost()).then((output) => {
@@ -608,8 +612,11 @@ export class Db implements KvEngine {
    */
   async backup(targetDir: string): Promise<BackupResult> {
     this.assertWritable();
-    await this.maintenance?.catch(() => {});
-    this.assertWritable();
+    // As in merge(): never overlap a merge (it deletes the files being copied) or another backup.
+    while (this.maintenance !== undefined) {
+      await this.maintenance.catch(() => {});
+      this.assertWritable();
+    }
     if (this.activeOffset > 0) this.rotate();
     const fileIds = [...this.files.keys()].filter((id) => id < this.activeFileId).sort((a, b) => a - b);
     let bytes = 0;
