@@ -128,6 +128,14 @@ class PeerLink {
     this.queuedBytes = 0;
   }
 
+  cork(): void {
+    if (this.connected) this.socket?.cork();
+  }
+
+  uncork(): void {
+    if (this.socket !== undefined && this.socket.writableCorked > 0) this.socket.uncork();
+  }
+
   /** Reconnects to a new address. */
   redirect(address: string): void {
     if (address === this.address) return;
@@ -206,14 +214,21 @@ export class PeerTransport {
     }
   }
 
+  /** Sends a Ready's messages: the frames for one peer leave in one corked write. */
   send(messages: readonly Message[]): void {
+    const corked: PeerLink[] = [];
     for (const m of messages) {
       const link = this.links.get(m.to);
+      if (link !== undefined && !corked.includes(link)) {
+        link.cork();
+        corked.push(link);
+      }
       if (link === undefined || !link.send(encodeFrame(FrameKind.Raft, encodeMessage(m)))) {
         this.droppedMessages++;
         if (link !== undefined) this.handlers.onUnreachable(m.to);
       }
     }
+    for (const link of corked) link.uncork();
   }
 
   private accept(s: net.Socket): void {

@@ -111,6 +111,8 @@ function namedKeys(m: Mutation): Buffer[] | 'all' {
 interface PendingWrite {
   resolve(reply: Reply): void;
   timer: NodeJS.Timeout;
+  /** The leader known when the write was proposed (NONE while it waits for one). */
+  proposedUnder: number;
 }
 
 interface PendingRead {
@@ -147,6 +149,7 @@ export class RaftStore implements KvStore, StateMachine {
   private flushAt = 0;
   private trackedFrom: number;
   private closed = false;
+  private lastLeader = NONE;
   private sweepTimer: NodeJS.Timeout | undefined;
   stats = { proposals: 0, applied: 0, readIndexRequests: 0, linearizableReads: 0, staleReads: 0, timeouts: 0 };
 
@@ -304,7 +307,7 @@ export class RaftStore implements KvStore, StateMachine {
         this.stats.timeouts++;
         resolve(this.timeoutReply('write'));
       }, this.options.requestTimeoutMs);
-      this.pendingWrites.set(request, { resolve, timer });
+      this.pendingWrites.set(request, { resolve, timer, proposedUnder: NONE });
       this.stats.proposals++;
       this.proposeOrWait(data, request, Date.now() + this.options.requestTimeoutMs);
     });
@@ -317,6 +320,8 @@ export class RaftStore implements KvStore, StateMachine {
     }
     try {
       this.node.propose(data);
+      const p = this.pendingWrites.get(request);
+      if (p !== undefined) p.proposedUnder = this.node.leaderId;
     } catch (e) {
       if (isCaskError(e, ErrorCode.NotLeader)) {
         this.waitingForLeader.push({ data, request, deadline });
@@ -367,6 +372,21 @@ export class RaftStore implements KvStore, StateMachine {
 
   onRoleChange(role: string, leaderId: number): void {
     this.options.log({ level: 'info', msg: 'raft role changed', component: 'raft', role, leader: leaderId, term: this.node?.raw.raft.term ?? 0 });
+    if (leaderId !== this.lastLeader) {
+      // Writes proposed under the old leader may be lost with it, or committed by the new one: answer them
+      // now, honestly (as etcd's "leader changed"), rather than at the request timeout. Reads are retried.
+      if (this.lastLeader !== NONE) {
+        for (const [request, p] of this.pendingWrites) {
+          if (p.proposedUnder !== this.lastLeader) continue;
+          this.finishWrite(request, new ReplyError(`TIMEOUT the leader changed before the write committed (it may still be applied)`));
+        }
+      }
+      for (const [ctx, req] of this.readRequests) {
+        this.readRequests.delete(ctx);
+        this.readQueue.push(...req.reads);
+      }
+      this.lastLeader = leaderId;
+    }
     if (leaderId !== NONE && this.node !== undefined) {
       const waiting = this.waitingForLeader;
       this.waitingForLeader = [];
