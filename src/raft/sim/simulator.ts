@@ -52,6 +52,10 @@ export interface SimOptions {
   readonly heartbeatIntervalTicks: number;
   readonly appendBytesMax: number;
   readonly inflightMsgsMax: number;
+  /** Small, so that committed entries are handed out over several Readys. */
+  readonly applyBytesMax: number;
+  /** Small, so that the leader sometimes refuses proposals (clients retry). */
+  readonly uncommittedBytesMax: number;
   /** Keep the last N trace lines for failure reports (0 = none). */
   readonly traceLines: number;
   /**
@@ -85,6 +89,8 @@ export function defaultSimOptions(seed: number, nodes = 3): SimOptions {
     heartbeatIntervalTicks: 2,
     appendBytesMax: 4096,
     inflightMsgsMax: 8,
+    applyBytesMax: 400,
+    uncommittedBytesMax: 250,
     traceLines: 300,
   };
 }
@@ -127,6 +133,8 @@ export interface SimStats {
   crashes: number;
   confChanges: number;
   snapshotsSent: number;
+  /** Client requests refused by a node, by error code (NotLeader, LimitExceeded, …). */
+  refusals: Record<string, number>;
   messagesSent: number;
   messagesDelivered: number;
 }
@@ -220,6 +228,7 @@ export class Simulation {
     crashes: 0,
     confChanges: 0,
     snapshotsSent: 0,
+    refusals: {},
     messagesSent: 0,
     messagesDelivered: 0,
   };
@@ -293,6 +302,8 @@ export class Simulation {
       heartbeatIntervalTicks: this.opts.heartbeatIntervalTicks,
       appendBytesMax: this.opts.appendBytesMax,
       inflightMsgsMax: this.opts.inflightMsgsMax,
+      applyBytesMax: this.opts.applyBytesMax,
+      uncommittedBytesMax: this.opts.uncommittedBytesMax,
       checkQuorum: this.opts.checkQuorum,
       preVote: this.opts.preVote,
       readOnlyOption: this.opts.readOnlyOption,
@@ -506,6 +517,7 @@ export class Simulation {
       }
     } catch (e) {
       if (!isCaskError(e)) throw e;
+      this.stats.refusals[e.code] = (this.stats.refusals[e.code] ?? 0) + 1;
       client.leaderGuess = e.leaderHint === undefined ? 0 : Number(e.leaderHint);
       op.deadline = this.now + 2; // try again soon, elsewhere
     }
