@@ -172,8 +172,9 @@ export class RawNode {
       snapshot,
       committedEntries,
       messages: r.msgs,
-      // Term, vote and new entries must be durable before messages go out; commit alone can be lazy.
-      mustSync: entries.length > 0 || hs.term !== this.prevHardState.term || hs.vote !== this.prevHardState.vote,
+      // Term, vote, new entries and a snapshot must be durable before messages go out; commit alone can be lazy.
+      mustSync:
+        entries.length > 0 || snapshot !== undefined || hs.term !== this.prevHardState.term || hs.vote !== this.prevHardState.vote,
     };
     r.msgs = [];
     r.readStates = [];
