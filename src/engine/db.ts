@@ -397,7 +397,14 @@ export class Db implements KvEngine {
 
   /** Seals the active file (fsynced, so everything in it is durable) and starts the next one. */
   private rotate(): void {
-    this.activeFile.datasyncSync();
+    try {
+      this.activeFile.datasyncSync();
+    } catch (error) {
+      // As for a failed group fsync: the file's writes may not be durable, and a later fsync could
+      // report success for pages the kernel already dropped, so no write may be acknowledged after this.
+      this.fail(new CaskError(ErrorCode.ReadOnly, `fsync failed while sealing ${this.activeFile.path}, so earlier writes may not be durable; the database refuses writes until reopened`, { cause: error }));
+      throw error;
+    }
     const nextId = this.activeFileId + 1;
     const next = this.fs.openFile(dataFilePath(this.dir, nextId), { writable: true, create: true });
     try {
