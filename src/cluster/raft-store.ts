@@ -32,6 +32,8 @@ const WATCH_WINDOW_ENTRIES = 100_000;
 /** Most client requests waiting (for a leader, a commit or a read index) before new ones are refused. */
 const PENDING_REQUESTS_MAX = 100_000;
 const INSTALL_MARKER = 'installing-snapshot';
+const APPLY_GROUP_OPS_MAX = 50_000;
+const APPLY_GROUP_BYTES_MAX = 64 * 1024 * 1024;
 const ENGINE_FILE = /^(\d{9}\.data|hint-index|merge-finished|seq-no)$/;
 
 export interface RaftStoreOptions {
@@ -410,9 +412,17 @@ export class RaftStore implements KvStore, StateMachine {
 
   // ---- StateMachine ----
 
+  /**
+   * Applies committed entries: each group of entries is one atomic engine batch carrying the applied index,
+   * so a crash leaves the engine exactly at a group boundary. A group closes once it holds APPLY_GROUP_OPS_MAX
+   * operations or APPLY_GROUP_BYTES_MAX bytes (the engine's batch limits are far above these); a single entry
+   * larger than that (a FLUSHALL of a big keyspace) is written in chunks with the applied index in the last.
+   */
   applyEntries(entries: readonly Entry[]): void {
-    const overlay = new OverlayView(this.view);
-    const answers: Array<{ request: number; reply: Reply }> = [];
+    let overlay = new OverlayView(this.view);
+    let answers: Array<{ request: number; reply: Reply }> = [];
+    let groupOps = 0;
+    let groupBytes = 0;
     let last = this.appliedIndex;
     for (const e of entries) {
       if (e.index <= this.appliedIndex) continue; // already in the engine (restart replays from the log)
@@ -425,17 +435,32 @@ export class RaftStore implements KvStore, StateMachine {
       for (const op of ops) {
         if (op.type === 'put') overlay.put(Buffer.from(op.key), Buffer.from(op.value));
         else overlay.del(Buffer.from(op.key));
+        groupBytes += op.key.length + (op.type === 'put' ? op.value.length : 0);
       }
+      groupOps += ops.length;
       if (origin.node === this.options.id && origin.epoch === this.epoch) answers.push({ request: origin.request, reply });
+      if (groupOps >= APPLY_GROUP_OPS_MAX || groupBytes >= APPLY_GROUP_BYTES_MAX) {
+        this.commitGroup(overlay.ops(), last, answers);
+        overlay = new OverlayView(this.view);
+        answers = [];
+        groupOps = 0;
+        groupBytes = 0;
+      }
     }
-    if (last === this.appliedIndex) return;
-    const ops: WriteOp[] = overlay.ops();
-    ops.push({ type: 'put', key: APPLIED_KEY, value: Buffer.from(String(last)) });
-    const done = this.engine.write(ops);
+    if (last !== this.appliedIndex) this.commitGroup(overlay.ops(), last, answers);
+  }
+
+  private commitGroup(ops: WriteOp[], last: number, answers: ReadonlyArray<{ request: number; reply: Reply }>): void {
+    const applied: WriteOp = { type: 'put', key: APPLIED_KEY, value: Buffer.from(String(last)) };
+    const writes: Array<Promise<void>> = [];
+    for (let i = 0; i + APPLY_GROUP_OPS_MAX < ops.length; i += APPLY_GROUP_OPS_MAX) writes.push(this.engine.write(ops.slice(i, i + APPLY_GROUP_OPS_MAX)));
+    const tail = ops.length <= APPLY_GROUP_OPS_MAX ? ops : ops.slice(Math.floor((ops.length - 1) / APPLY_GROUP_OPS_MAX) * APPLY_GROUP_OPS_MAX);
+    tail.push(applied);
+    writes.push(this.engine.write(tail));
     this.appliedIndex = last;
     this.stats.applied = last;
     this.releaseAppliedWaiters();
-    const tracked = done.then(
+    const tracked = Promise.all(writes).then(
       () => {
         for (const a of answers) this.finishWrite(a.request, a.reply);
       },
