@@ -1,4 +1,4 @@
-// The engine against a Map model (fast-check): random puts, deletes and write batches of random binary
+// The engine against a Map model (fast-check): random puts, deletes, write batches and merges of random binary
 // keys and values, with random close/reopen and small data files, always read back exactly like the
 // model; ordered iteration with every combination of prefix/bounds/reverse/limit equals the model's
 // sorted view (keys compared as unsigned bytes).
@@ -22,7 +22,8 @@ type Step =
   | { kind: 'put'; key: Buffer; value: Buffer }
   | { kind: 'delete'; key: Buffer }
   | { kind: 'batch'; ops: WriteOp[] }
-  | { kind: 'reopen' };
+  | { kind: 'reopen' }
+  | { kind: 'merge' };
 
 const opArb: fc.Arbitrary<WriteOp> = fc.oneof(
   fc.record({ type: fc.constant('put' as const), key: keyArb, value: valueArb }),
@@ -34,6 +35,7 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('delete' as const), key: keyArb }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('batch' as const), ops: fc.array(opArb, { minLength: 0, maxLength: 8 }) }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'reopen' as const }) },
+  { weight: 1, arbitrary: fc.constant({ kind: 'merge' as const }) },
 );
 
 function applyToModel(model: Map<string, Buffer>, op: WriteOp): void {
@@ -47,7 +49,7 @@ function assertMatches(db: Db, model: Map<string, Buffer>): void {
   for (const [key, value] of model) assert.deepEqual(db.get(Buffer.from(key, 'latin1')), value);
 }
 
-test('random puts, deletes and batches with close/reopen read back like a Map', async (t) => {
+test('random puts, deletes, batches and merges with close/reopen read back like a Map', async (t) => {
   const root = tempDir(t, 'runs');
   let run = 0;
   await fc.assert(
@@ -68,6 +70,11 @@ test('random puts, deletes and batches with close/reopen read back like a Map', 
               [after.keys, after.diskBytes, after.reclaimableBytes, after.lastSeq, after.activeFileId],
               [before.keys, before.diskBytes, before.reclaimableBytes, before.lastSeq, before.activeFileId],
             );
+            continue;
+          }
+          if (step.kind === 'merge') {
+            await db.merge();
+            assertMatches(db, model);
             continue;
           }
           if (step.kind === 'put') {
@@ -91,7 +98,7 @@ test('random puts, deletes and batches with close/reopen read back like a Map', 
         await db.close();
       }
     }),
-    { numRuns: 80 },
+    { numRuns: 60 },
   );
 });
 
