@@ -175,7 +175,11 @@ export async function runMerge(host: MergeHost): Promise<MergeOutput | undefined
         const valueLength = record.valueEnd - record.keyEnd;
         const size = seq === 0 ? record.size : recordLength(1 + userKeyLength, valueLength);
         if (data.size > 0 && data.size + size > host.dataFileBytesMax) {
-          sealed.push(data.finish());
+          const finishing = data.finish();
+          // Awaited after the scan (or settled on error); until then a failed fsync must not be an
+          // unhandled rejection, which would end the process.
+          finishing.catch(() => {});
+          sealed.push(finishing);
           data = openOutput(++outputId);
         }
         const offset = data.size;
