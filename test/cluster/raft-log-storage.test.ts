@@ -79,7 +79,7 @@ describe('DurableRaftStorage', () => {
       const first = join(logDir, fs.readdirSync(logDir)[0]!);
       fs.copyFileSync(first, join(logDir, '000000009.log'));
       const buf = fs.readFileSync(first);
-      buf[buf.length - 20] ^= 0xff;
+      buf[buf.length - 20] = buf[buf.length - 20]! ^ 0xff;
       fs.writeFileSync(first, buf);
       assert.throws(() => DurableRaftStorage.open(dir), { code: 'CASKDB_CORRUPTION' });
     } finally {
