@@ -9,7 +9,6 @@ import { encodeRecordInto, recordLength, RecordType } from '../codec/record.js';
 import { getUvarintInto, putVarint, varintLength, type DecodedInt } from '../codec/varint.js';
 import type { FileSystem, RandomAccessFile } from '../io/file-system.js';
 import type { KeyIndex } from '../index/key-index.js';
-import { assert } from '../util/assert.js';
 import { CaskError, ErrorCode } from '../util/errors.js';
 import { HINT_FILE_NAME, MERGE_FINISHED_FILE_NAME, MERGE_FINISHED_KEY, dataFilePath, mergeDirOf } from './file-names.js';
 import type { Logger, MergeStep } from './options.js';
@@ -206,13 +205,18 @@ export async function runMerge(host: MergeHost): Promise<MergeOutput | undefined
     encodeRecordInto(finished, 0, RecordType.Normal, undefined, MERGE_FINISHED_KEY, finishedValue);
     fs.syncDir(mergeDir);
     host.onStep('hint-written');
-    const finishedFile = fs.openFile(join(mergeDir, MERGE_FINISHED_FILE_NAME), { writable: true, create: true });
+    // Written under a temporary name and renamed, so merge-finished exists only complete and synced.
+    const finishedPath = join(mergeDir, MERGE_FINISHED_FILE_NAME);
+    const finishedFile = fs.openFile(`${finishedPath}.tmp`, { writable: true, create: true });
     try {
-      assert(finishedFile.write(finished, 0, finished.length, 0) === finished.length, 'short write of merge-finished');
+      if (finishedFile.write(finished, 0, finished.length, 0) !== finished.length) {
+        throw new CaskError(ErrorCode.NoSpace, `short write of ${finishedPath}.tmp`, { file: finishedPath });
+      }
       await finishedFile.datasync();
     } finally {
       finishedFile.close();
     }
+    fs.rename(`${finishedPath}.tmp`, finishedPath);
     fs.syncDir(mergeDir);
     host.onStep('finished-written');
     host.logger({ level: 'info', msg: 'merge finished', boundary, inputBytes, outputBytes: output.outputBytes, keys: output.keys.length });
