@@ -188,7 +188,12 @@ export class Db implements KvEngine {
   /** Reads and verifies the record at a position; returns a copy of its value. */
   private readValue(fileId: number, offset: number, size: number): Buffer {
     const file = this.files.get(fileId);
-    if (file === undefined) throw corruption(dataFilePath(this.dir, fileId), offset, 'the index points into a data file that does not exist');
+    if (file === undefined) {
+      // Only a failed in-process merge install closes files the index still points into: the data is
+      // intact on disk and a reopen finishes the install, so say that rather than report corruption.
+      if (this.failure !== undefined) throw this.failure;
+      throw corruption(dataFilePath(this.dir, fileId), offset, 'the index points into a data file that does not exist');
+    }
     const buffer = size <= this.readScratch.length ? this.readScratch : Buffer.allocUnsafe(size);
     const read = file.read(buffer, 0, size, offset);
     if (read !== size) throw corruption(file.path, offset, `record of ${size} bytes cut short at ${read} bytes`);
