@@ -26,11 +26,23 @@ export interface StandaloneStoreOptions {
   batchPerTurn?: boolean;
 }
 
-/** One mutation's share of a pending batch, with the callbacks that release its reply. */
+/** One mutation's share of a pending batch; `error` is set when its writes failed. */
 interface Segment {
-  ops: WriteOp[];
-  resolve: () => void;
-  reject: (error: unknown) => void;
+  readonly ops: WriteOp[];
+  error: unknown;
+}
+
+/** The writes of one event-loop turn: their segments and the promise that settles once they are committed. */
+interface Group {
+  readonly segments: Segment[];
+  readonly done: Promise<void>;
+  resolve(): void;
+}
+
+function newGroup(): Group {
+  let resolve!: () => void;
+  const done = new Promise<void>((r) => (resolve = r));
+  return { segments: [], done, resolve };
 }
 
 function keyBytes(key: WriteOp['key']): Buffer {
@@ -72,7 +84,7 @@ export class StandaloneStore implements KvStore {
   readonly merge: (() => Promise<void>) | undefined;
   private readonly pendingView: PendingView;
   private readonly batchPerTurn: boolean;
-  private segments: Segment[] = [];
+  private group: Group | undefined;
   private pendingOps = 0;
   private pendingBytes = 0;
   private commitScheduled = false;
@@ -124,25 +136,23 @@ export class StandaloneStore implements KvStore {
       this.commitPending();
       return this.settle(this.commitAlone(mutation, ops), reply);
     }
-    return new Promise<Reply>((resolve) => {
-      this.segments.push({
-        ops,
-        resolve: () => resolve(reply),
-        reject: (error) => resolve(writeFailed(error)),
-      });
-      for (const op of ops) {
-        const key = keyBytes(op.key);
-        const value = op.type === 'put' ? keyBytes(op.value) : null;
-        this.pendingView.changes.set(key.toString('latin1'), value);
-        this.pendingBytes += key.length + (value?.length ?? 0);
-      }
-      this.pendingOps += ops.length;
-      if (this.pendingOps >= PENDING_OPS_MAX || this.pendingBytes >= PENDING_BYTES_MAX) this.commitPending();
-      else if (!this.commitScheduled) {
-        this.commitScheduled = true;
-        setImmediate(() => this.commitPending());
-      }
-    });
+    const group = (this.group ??= newGroup());
+    const segment: Segment = { ops, error: undefined };
+    group.segments.push(segment);
+    const changes = this.pendingView.changes;
+    for (const op of ops) {
+      const key = keyBytes(op.key);
+      const value = op.type === 'put' ? keyBytes(op.value) : null;
+      changes.set(key.toString('latin1'), value);
+      this.pendingBytes += key.length + (value === null ? 0 : value.length);
+    }
+    this.pendingOps += ops.length;
+    if (this.pendingOps >= PENDING_OPS_MAX || this.pendingBytes >= PENDING_BYTES_MAX) this.commitPending();
+    else if (!this.commitScheduled) {
+      this.commitScheduled = true;
+      setImmediate(() => this.commitPending());
+    }
+    return group.done.then(() => (segment.error === undefined ? reply : writeFailed(segment.error)));
   }
 
   private settle(done: Promise<void> | Error, reply: Reply): Reply | Promise<Reply> {
@@ -170,39 +180,41 @@ export class StandaloneStore implements KvStore {
     }
   }
 
-  /** Hands every pending write to the engine as one write; releases each mutation's reply after it. */
+  /** Hands every pending write to the engine as one write; settles the group's replies after it. */
   private commitPending(): void {
     this.commitScheduled = false;
-    const segments = this.segments;
-    if (segments.length === 0) return;
-    this.segments = [];
+    const group = this.group;
+    if (group === undefined) return;
+    this.group = undefined;
     this.pendingOps = 0;
     this.pendingBytes = 0;
     this.pendingView.changes.clear();
+    const segments = group.segments;
     const ops = segments.length === 1 ? segments[0]!.ops : segments.flatMap((s) => s.ops);
+    const failAll = (error: unknown) => {
+      for (const s of segments) s.error = error;
+    };
     let done: Promise<void>;
     try {
       const op = ops[0]!;
       done = ops.length > 1 ? this.engine.write(ops) : op.type === 'put' ? this.engine.put(op.key, op.value) : this.engine.delete(op.key);
-    } catch (error) {
+    } catch {
       // Refused before anything was written (a limit): commit each mutation alone so only the bad one fails.
+      const parts: Promise<void>[] = [];
       for (const segment of segments) {
         try {
-          this.watchInFlight(this.engine.write(segment.ops)).then(segment.resolve, segment.reject);
-        } catch (e) {
-          segment.reject(e);
+          parts.push(this.watchInFlight(this.engine.write(segment.ops)).catch((error: unknown) => void (segment.error = error)));
+        } catch (error) {
+          segment.error = error;
         }
       }
+      void Promise.all(parts).then(group.resolve);
       return;
     }
-    this.watchInFlight(done).then(
-      () => {
-        for (const s of segments) s.resolve();
-      },
-      (error: unknown) => {
-        for (const s of segments) s.reject(error);
-      },
-    );
+    this.watchInFlight(done).then(group.resolve, (error: unknown) => {
+      failAll(error);
+      group.resolve();
+    });
   }
 
   private watchInFlight(done: Promise<void>): Promise<void> {
