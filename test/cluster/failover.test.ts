@@ -63,6 +63,10 @@ async function killLeaderUnderLoad(size: number): Promise<void> {
     await Promise.all(ids.map((id) => cluster.kill(id, 'SIGTERM')));
     const dumps = await Promise.all(ids.map((id) => cluster.dump(id)));
     for (const d of dumps.slice(1)) assert.equal(d, dumps[0], 'data directories converge to the same contents');
+    const present = await cluster.dumpKeys(ids[0]!);
+    const uniques = [...acked.keys()].filter((k) => k.startsWith('u-'));
+    assert.ok(uniques.length > 10, `unique-key writes were acknowledged (${uniques.length})`);
+    for (const k of uniques) assert.ok(present.has(k), `acknowledged write of ${k} survived the leader's kill`);
     assert.ok(dumps[0]!.split('\n').length >= keys.length, 'the dump holds the keys');
   } finally {
     await cluster.stopAll();

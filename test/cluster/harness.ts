@@ -365,6 +365,12 @@ export class Cluster {
     throw new Error(`nodes ${ids.join(',')} did not converge: ${last}\n${tails}`);
   }
 
+  /** The node's keys (from `caskdb dump`), decoded from hex. */
+  async dumpKeys(id: number): Promise<Set<string>> {
+    const text = await this.dump(id);
+    return new Set(text.split('\n').filter((l) => l !== '').map((l) => Buffer.from(l.split('\t')[0]!, 'hex').toString('latin1')));
+  }
+
   async dump(id: number): Promise<string> {
     const r = await runCaskdb(['dump', '--dir', this.nodes.get(id)!.dir]);
     if (r.code !== 0) throw new Error(`dump of node ${id} failed: ${r.stderr}`);
@@ -430,12 +436,19 @@ export async function runWorkload(
     }
     const key = keys[Math.floor(Math.random() * keys.length)]!;
     const call = history.now();
-    if (Math.random() < 0.6) {
+    const dice = Math.random();
+    if (dice < 0.15) {
+      // A write of a key of its own: after the run, every acknowledged one must be on every node.
+      const unique = `u-${clientId}-${seq++}`;
+      const r = await conn.call(['set', unique, 'x'], 5000);
+      if (r === 'OK') acked.set(unique, 'x');
+      else await sleep(20);
+    } else if (dice < 0.6) {
       const value = `c${clientId}-${seq++}`;
       const r = await conn.call(['set', key, value], 5000);
       const ok = r === 'OK';
       history.record(clientId, { op: 'put', key, value }, call, null, ok);
-      if (ok) acked.set(`${key}=${value}`, key);
+      if (ok) acked.set(`${key}=${value}`, value);
       if (!ok) await sleep(20);
     } else {
       const r = await conn.call(['get', key], 5000);
