@@ -51,7 +51,7 @@ class Unstable {
   truncateAndAppend(ents: readonly Entry[]): void {
     const after = ents[0]!.index;
     if (after === this.offset + this.entries.length) {
-      this.entries = this.entries.concat(ents);
+      for (const e of ents) this.entries.push(e); // the common case: no copy
     } else if (after <= this.offset) {
       // Replaces the whole unstable tail (and, from the caller's view, the stable suffix after `after`-1).
       this.offset = after;
