@@ -2,7 +2,8 @@
 // even when some replies are promises (writes awaiting fsync). Replies of one event-loop turn leave in one
 // socket write. Bounded: reading pauses while unsent output exceeds READ_PAUSE_BYTES, and a client whose
 // unsent output passes `client-output-buffer-limit` is disconnected; a protocol error closes the
-// connection after the error reply, as Redis does.
+// connection after the error reply, as Redis does. Reading also pauses while READ_PAUSE_REPLIES replies
+// are in flight, so a client pipelining into a slow fsync cannot make the server queue without bound.
 import type { Socket } from 'node:net';
 import { RespParser } from '../resp/parser.js';
 import { ReplyError, ReplyWriter, type ProtocolVersion, type Reply } from '../resp/reply.js';
@@ -14,6 +15,8 @@ import { lookupServerCommand, NO_REPLY, type Outcome } from './server-commands.j
 
 /** Stop reading from a client while this many reply bytes wait in its socket. */
 const READ_PAUSE_BYTES = 4 * 1024 * 1024;
+/** Stop reading from a client while this many of its replies are still in flight (awaiting fsync). */
+const READ_PAUSE_REPLIES = 16 * 1024;
 /** Flush inside a long pipeline once this many reply bytes are encoded. */
 const FLUSH_BYTES = 256 * 1024;
 
@@ -65,6 +68,7 @@ export class Connection implements ClientInfo {
   private closeAfterReplies = false;
   private flushScheduled = false;
   private pausedForOutput = false;
+  private pausedForReplies = false;
   closed = false;
   private readonly remote: string;
   private readonly local: string;
@@ -119,6 +123,10 @@ export class Connection implements ClientInfo {
     }
     this.execute(argv);
     if (this.writer.pendingBytes > FLUSH_BYTES) this.flush();
+    if (!this.pausedForReplies && this.slots.length - this.slotHead > READ_PAUSE_REPLIES) {
+      this.pausedForReplies = true;
+      this.socket.pause();
+    }
   }
 
   private execute(argv: Buffer[]): void {
@@ -241,6 +249,10 @@ export class Connection implements ClientInfo {
       this.slotHead = 0;
     }
     if (moved) this.scheduleFlush();
+    if (this.pausedForReplies && this.pendingReplies < READ_PAUSE_REPLIES / 2) {
+      this.pausedForReplies = false;
+      if (!this.closeAfterReplies && !this.pausedForOutput) this.socket.resume();
+    }
   }
 
   /** Replies still owed to this client (in flight). */
@@ -293,7 +305,7 @@ export class Connection implements ClientInfo {
   private onDrain(): void {
     if (this.pausedForOutput) {
       this.pausedForOutput = false;
-      if (!this.closeAfterReplies) this.socket.resume();
+      if (!this.closeAfterReplies && !this.pausedForReplies) this.socket.resume();
     }
   }
 

@@ -67,3 +67,14 @@ test('an engine error fails that command only', async () => {
   assert.equal(await redis.ping(), 'PONG');
   assert.equal(await redis.get('a'), '1');
 });
+
+test('a client pipelining far more writes than are acknowledged is paused and resumed, in order', async () => {
+  const p = redis.pipeline();
+  for (let i = 0; i < 40_000; i++) p.incr('deep');
+  const r = (await p.exec())!;
+  assert.equal(r.length, 40_000);
+  r.forEach(([err, value], i) => {
+    assert.equal(err, null);
+    assert.equal(value, i + 1);
+  });
+});
