@@ -15,7 +15,7 @@ import { applyAcknowledged, contentsMap, inFlightOps, killAllChildren, recoveryP
 import { Prng, scratchDir } from '../support/crash-records.js';
 import type { CrashChildConfig } from './fixtures/crash-workload.js';
 
-const ROUNDS = Number(process.env.CASKDB_CRASH_ROUNDS ?? (process.env.CASKDB_STRESS === '1' ? 150 : 16));
+const ROUNDS = Number(process.env.CASKDB_CRASH_ROUNDS ?? (process.env.CASKDB_STRESS === '1' ? 150 : 24));
 const SEED = Number(process.env.CASKDB_CRASH_SEED ?? Date.now() % 1_000_000_007);
 const WRITERS = 4;
 const DATA_FILE_BYTES_MAX = 4096;
@@ -42,7 +42,7 @@ test(`every acknowledged write survives SIGKILL at random moments, ${ROUNDS} rou
       lifetimeMs: 20_000,
       ...(round % 3 === 0 ? { mergeAfterMs: rng.below(120) } : {}),
     };
-    const killAfterReadyMs = 10 + rng.below(250);
+    const killAfterReadyMs = 10 + rng.below(400);
     const run = await runCrashChild(config, { killAfterReadyMs });
     const context = `seed ${SEED}, round ${round}, killed ${killAfterReadyMs} ms after ready`;
     assert.equal(run.signal, 'SIGKILL', `${context}: the child must die by the kill, not exit ${String(run.code)}: ${run.stderr}`);
