@@ -234,7 +234,7 @@ export class RaftNode {
       const rd = this.raw.ready();
       if (rd.softState !== undefined) {
         this.leaderId = rd.softState.lead;
-        this.role = stateTypeName[rd.softState.state];
+        this.role = this.currentRole(rd.softState.state);
         this.sm.onRoleChange(this.role, this.leaderId);
       }
       // 1. persist. Every entry already in the log was fsynced by an earlier Ready (one Ready at a time), so
@@ -285,8 +285,27 @@ export class RaftNode {
   }
 
   private applyCommitted(entries: readonly Entry[]): void {
-    for (const e of entries) if (e.type === EntryType.ConfChange) this.learnConfChange(e, true);
+    let confChanged = false;
+    for (const e of entries) {
+      if (e.type !== EntryType.ConfChange) continue;
+      this.learnConfChange(e, true);
+      confChanged = true;
+    }
     this.sm.applyEntries(entries);
+    if (confChanged) {
+      // A promotion (learner → voter) or demotion changes the published role without a state change.
+      const role = this.currentRole(this.raw.raft.state);
+      if (role !== this.role) {
+        this.role = role;
+        this.sm.onRoleChange(role, this.leaderId);
+      }
+    }
+  }
+
+  /** leader / candidate / pre-candidate / follower, or learner for a non-voting member. */
+  private currentRole(state: number): string {
+    if (state === StateType.Follower && this.raw.raft.conf().learners.includes(this.id)) return 'learner';
+    return stateTypeName[state as 0 | 1 | 2 | 3];
   }
 
   // ---- membership and addresses ----
