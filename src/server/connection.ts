@@ -43,6 +43,20 @@ function barrierError(error: unknown): ReplyError {
   return new ReplyError(`ERR ${message}`);
 }
 
+/** Command names as sent ('SET', 'set', 'Set') → lower case, so the hot path lowercases each spelling once. */
+const NAME_CACHE_MAX = 4096;
+const nameCache = new Map<string, string>();
+
+function commandName(arg: Buffer): string {
+  const sent = arg.toString('latin1');
+  let name = nameCache.get(sent);
+  if (name === undefined) {
+    name = sent.toLowerCase();
+    if (nameCache.size < NAME_CACHE_MAX && arg.length <= 32) nameCache.set(sent, name);
+  }
+  return name;
+}
+
 export class Connection implements ClientInfo {
   proto: ProtocolVersion = 2;
   name = '';
@@ -162,7 +176,7 @@ export class Connection implements ClientInfo {
   }
 
   private dispatch(argv: Buffer[]): Outcome | Promise<Outcome> {
-    const name = argv[0]!.toString('latin1').toLowerCase();
+    const name = commandName(argv[0]!);
     this.lastCommand = name;
     if (this.multi !== undefined && name !== 'exec' && name !== 'discard' && name !== 'multi' && name !== 'watch' && name !== 'quit') {
       return this.queue(name, argv);
