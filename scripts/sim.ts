@@ -1,5 +1,6 @@
 // Runs the Raft cluster simulator over a range of seeds:
 //   npm run sim -- --seed S --count N [--nodes 3|5|7] [--ticks T] [--profile default|storm|lease] [--quiet]
+//   [--planted-bug forget-vote|lose-unsynced-entries]   (to see what a caught bug looks like)
 // Exits non-zero at the first failing seed and prints it; `--seed S --count 1` replays it exactly.
 import { type SimProfile, defaultSimOptions, runSimulation, simOptionsFor, simProfiles } from '../src/raft/sim/simulator.js';
 
@@ -25,14 +26,26 @@ if (!simProfiles.includes(profile)) {
   console.error(`--profile must be one of ${simProfiles.join(', ')}`);
   process.exit(2);
 }
+const bugAt = process.argv.indexOf('--planted-bug');
+const plantedBug = bugAt < 0 ? undefined : process.argv[bugAt + 1];
+if (plantedBug !== undefined && plantedBug !== 'forget-vote' && plantedBug !== 'lose-unsynced-entries') {
+  console.error('--planted-bug must be forget-vote or lose-unsynced-entries');
+  process.exit(2);
+}
 const started = performance.now();
 let totalTicks = 0;
 for (let s = seed; s < seed + count; s++) {
-  const r = runSimulation({ ...simOptionsFor(profile, s, nodes), faultTicks: ticks });
+  const r = runSimulation({
+    ...simOptionsFor(profile, s, nodes),
+    faultTicks: ticks,
+    ...(plantedBug === undefined ? {} : { plantedBug, crashAfterVoteRate: 0.5, preVote: false }),
+  });
   totalTicks += r.stats.ticks;
   if (!r.ok) {
     console.error(r.trace.join('\n'));
-    const extra = `${ticks !== defaultSimOptions(0).faultTicks ? ` --ticks ${ticks}` : ''}${profile !== 'default' ? ` --profile ${profile}` : ''}`;
+    const extra =
+      `${ticks !== defaultSimOptions(0).faultTicks ? ` --ticks ${ticks}` : ''}${profile !== 'default' ? ` --profile ${profile}` : ''}` +
+      `${plantedBug === undefined ? '' : ` --planted-bug ${plantedBug}`}`;
     console.error(`\nFAILED seed ${s} (--nodes ${nodes}${profile !== 'default' ? `, profile ${profile}` : ''}): ${r.failure}`);
     console.error(`replay: npm run sim -- --seed ${s} --count 1 --nodes ${nodes}${extra}`);
     process.exit(1);

@@ -351,7 +351,9 @@ export class Simulation {
       if (rd.snapshot !== undefined) node.storage.applySnapshot(rd.snapshot);
       node.storage.append(rd.entries);
       if (rd.hardState !== undefined) {
-        const votedNow = rd.hardState.vote !== 0 && rd.hardState.vote !== node.storage.persistedHardState.vote;
+        const before = node.storage.persistedHardState;
+        const votedNow = rd.hardState.vote !== 0 && (rd.hardState.vote !== before.vote || rd.hardState.term !== before.term);
+        if (votedNow) this.trace(`n${node.id} votes for n${rd.hardState.vote} in term ${rd.hardState.term}`);
         node.storage.setHardState(rd.hardState);
         this.checkCommitted(node, rd.hardState.commit);
         if (votedNow && this.skewed && this.rng.nextFloat() < this.opts.crashAfterVoteRate) this.crashSoon.push(node.id);
