@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
-import { RawClient, resp, startServer, type RunningServer } from './harness.js';
+import { RawClient, removeDir, resp, startServer, type RunningServer } from './harness.js';
 
 let server: RunningServer;
 let redis: Redis;
@@ -17,6 +17,7 @@ before(async () => {
 after(async () => {
   redis?.disconnect();
   const code = await server?.stop();
+  if (server) removeDir(server.dir);
   assert.equal(code, 0);
 });
 
