@@ -5,7 +5,7 @@ import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { spawnCaskdb } from '../support/cli.js';
 
 export interface RunningServer {
@@ -77,8 +77,10 @@ export async function startServer(args: string[] = [], options: { dir?: string; 
   };
 }
 
+/** Removes a data directory, and the temporary directory around it when the harness made one. */
 export function removeDir(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
+  const parent = dirname(dir);
+  rmSync(basename(parent).startsWith('caskdb-server-') ? parent : dir, { recursive: true, force: true });
 }
 
 let toolsChecked = false;
