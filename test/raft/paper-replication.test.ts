@@ -225,3 +225,29 @@ test('bounds: the leader refuses proposals past uncommittedBytesMax until entrie
   assert.equal(r.log.committed, r.log.lastIndex());
   assert.equal(prop(big), undefined);
 });
+
+test('§5.3 fast backtracking: a follower diverging over many entries is repaired in a few round trips, not one per entry', () => {
+  // Figure 7 (f): the follower has 8 entries from terms 2 and 3 that the leader (terms 4–6) never had.
+  const leaderStorage = newStorage(ids(2));
+  leaderStorage.append([1, 1, 1, 4, 4, 5, 5, 6, 6, 6].map((t, i) => entry(i + 1, t)));
+  leaderStorage.setHardState({ term: 7, vote: NONE, commit: 3 });
+  const followerStorage = newStorage(ids(2));
+  followerStorage.append([1, 1, 1, 2, 2, 2, 3, 3, 3, 3, 3].map((t, i) => entry(i + 1, t)));
+  followerStorage.setHardState({ term: 7, vote: NONE, commit: 3 });
+  const leader = newRaft(1, ids(2), {}, leaderStorage);
+  const follower = newRaft(2, ids(2), {}, followerStorage);
+  leader.step(msg({ type: MessageType.Hup }));
+  let rejections = 0;
+  for (let round = 0; round < 50; round++) {
+    const out = [...readMessages(leader), ...readMessages(follower)];
+    if (out.length === 0) break;
+    for (const m of out) {
+      if (m.type === MessageType.AppResp && m.reject) rejections++;
+      (m.to === 1 ? leader : follower).step(m);
+    }
+  }
+  assert.equal(leader.state, StateType.Leader);
+  assert.equal(follower.log.lastIndex(), leader.log.lastIndex());
+  for (let i = 1; i <= leader.log.lastIndex(); i++) assert.equal(follower.log.term(i), leader.log.term(i));
+  assert.ok(rejections <= 3, `${rejections} rejections (one per entry would be 8)`);
+});
