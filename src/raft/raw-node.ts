@@ -17,6 +17,7 @@ import {
   ConfChangeType,
   EntryType,
   MessageType,
+  StateType,
   NONE,
   emptyHardState,
   hardStateEqual,
@@ -203,7 +204,7 @@ export class RawNode {
   status(): Status {
     const r = this.raft;
     const progress = new Map<number, { match: number; next: number; state: string; isLearner: boolean }>();
-    if (r.state === 3) {
+    if (r.state === StateType.Leader) {
       for (const [id, pr] of r.prs) progress.set(id, { match: pr.match, next: pr.next, state: pr.state, isLearner: pr.isLearner });
     }
     return {
