@@ -1,7 +1,8 @@
 // Consistent hash (notes §3.4) of the request key on a ring of virtual nodes: each server is placed at
 // fnv1Hash32(`${address}#${i}`) for i < virtualNodes (default 160); a key goes to the first ring point
 // ≥ its hash, wrapping to the first point. On a hash collision the server earlier in the list wins (the
-// original fills its TreeMap from the end). The ring is cached per server list (same addresses → same ring).
+// original fills its TreeMap from the end). The ring is cached per server list (same addresses → same ring);
+// callers must not mutate a list array after passing it (the client replaces its array on every change).
 import type { Balancer, BalancerRequest, BalancerServer } from './types.js';
 import { fnv1Hash32 } from './fnv1-hash.js';
 
@@ -51,15 +52,18 @@ export function createConsistentHashBalancer(options: ConsistentHashOptions = {}
     throw new RangeError(`consistent hash: virtualNodes must be an integer in [1, 10000], got ${virtualNodes}`);
   }
   let cachedKey = '';
+  let cachedList: readonly BalancerServer[] | undefined;
   let cachedRing: Ring | undefined;
   return {
     name: 'consistent-hash',
     pick<S extends BalancerServer>(request: BalancerRequest, servers: readonly S[]): S {
       if (servers.length === 0) throw new RangeError('consistent hash: empty server list');
-      const listKey = servers.map((s) => s.address).join('\n');
-      if (cachedRing === undefined || listKey !== cachedKey) {
-        cachedRing = buildRing(servers.map((s) => s.address), virtualNodes);
+      // Same array as last time → same ring (the client passes a stable array); otherwise compare addresses.
+      if (cachedRing === undefined || servers !== cachedList) {
+        const listKey = servers.map((s) => s.address).join('\n');
+        if (cachedRing === undefined || listKey !== cachedKey) cachedRing = buildRing(servers.map((s) => s.address), virtualNodes);
         cachedKey = listKey;
+        cachedList = servers;
       }
       const i = ceilingIndex(cachedRing.points, fnv1Hash32(request.key ?? ''));
       return servers[cachedRing.owners[i] as number] as S;

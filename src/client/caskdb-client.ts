@@ -9,7 +9,7 @@ import type { Registry, ServerRecord } from '../registry/types.js';
 import { DEFAULT_CLUSTER, isAddress } from '../registry/types.js';
 import { ZooKeeperRegistry } from '../registry/zookeeper-registry.js';
 import { CaskError, ErrorCode } from '../util/errors.js';
-import { NotSentError, ServerConnection, type ConnectionOptions } from './server-connection.js';
+import { CommandTimeoutError, NotSentError, ServerConnection, type ConnectionOptions } from './server-connection.js';
 import { registrySource, staticSource, type ServerSource } from './server-source.js';
 
 export type ClientTarget =
@@ -27,7 +27,7 @@ export interface ClientOptions {
   /** Servers tried per request, at most. Default 3. */
   maxAttempts?: number;
   connectTimeoutMs?: number;
-  /** A command without a reply after this long fails (reads move on to another server). Default 5 000. */
+  /** A command without a reply after this long fails (reads move on to another server). Default 5 000; 0 = never. */
   commandTimeoutMs?: number;
   /** How long a request waits for the first server list from the registry. Default 5 000. */
   discoveryTimeoutMs?: number;
@@ -63,10 +63,10 @@ function isReplyError(error: unknown): boolean {
   return error instanceof Error && error.name === 'ReplyError';
 }
 
-function isTimeout(error: unknown): boolean {
-  return error instanceof Error && /timed out/i.test(error.message);
-}
+const identity = <T>(value: T): T => value;
+const callCommand = (redis: Redis, spec: CommandSpec): Promise<unknown> => redis.call(spec.name, spec.args as Value[]);
 
+const isOk = (reply: unknown): boolean => reply === 'OK';
 const toOptional = (v: unknown): string | undefined => (v === null || v === undefined ? undefined : String(v));
 
 export class CaskClient {
@@ -74,6 +74,11 @@ export class CaskClient {
   private readonly balancer: Balancer;
   private readonly source: ServerSource;
   private readonly servers = new Map<string, ServerConnection>();
+  /** The servers in registry order; replaced (never mutated) on every list change. */
+  private serverList: ServerConnection[] = [];
+  /** True when some server reports a Raft role: writes then go to the leader only. */
+  private raftMode = false;
+  private discovered = false;
   private readonly maxAttempts: number;
   private readonly discoveryTimeoutMs: number;
   private readonly connectionOptions: ConnectionOptions;
@@ -130,8 +135,8 @@ export class CaskClient {
 
   // ---- string commands -------------------------------------------------------------------------------
 
-  async get(key: string): Promise<string | undefined> {
-    return toOptional(await this.call({ name: 'GET', args: [key], key, write: false }));
+  get(key: string): Promise<string | undefined> {
+    return this.callMapped({ name: 'GET', args: [key], key, write: false }, toOptional);
   }
 
   async getBuffer(key: string): Promise<Buffer | undefined> {
@@ -140,11 +145,11 @@ export class CaskClient {
   }
 
   /** True when the value was stored (false when NX/XX prevented it). */
-  async set(key: string, value: Value, options: SetOptions = {}): Promise<boolean> {
+  set(key: string, value: Value, options: SetOptions = {}): Promise<boolean> {
     const args: Value[] = [key, value];
     if (options.nx === true) args.push('NX');
     if (options.xx === true) args.push('XX');
-    return (await this.call({ name: 'SET', args, key, write: true })) === 'OK';
+    return this.callMapped({ name: 'SET', args, key, write: true }, isOk);
   }
 
   /** Number of keys removed. */
@@ -226,9 +231,7 @@ export class CaskClient {
    */
   async *scanIterator(options: ScanOptions = {}): AsyncGenerator<string> {
     await this.waitForDiscovery();
-    const all = [...this.servers.values()];
-    const raft = all.some((s) => RAFT_ROLES.has(s.role));
-    const targets = raft ? all.filter((s) => s.role === 'leader') : all;
+    const targets = this.raftMode ? this.serverList.filter((s) => s.role === 'leader') : this.serverList;
     for (const server of targets) {
       let cursor = '0';
       do {
@@ -261,80 +264,117 @@ export class CaskClient {
 
   /** @internal */
   call(spec: CommandSpec): Promise<unknown> {
-    return this.send(spec, (redis) => redis.call(spec.name, spec.args as Value[]));
+    return this.send(spec, callCommand);
+  }
+
+  /** @internal `call` with the reply mapped in the same continuation (one promise less per request). */
+  callMapped<R>(spec: CommandSpec, map: (reply: unknown) => R): Promise<R> {
+    return this.send(spec, callCommand, map);
   }
 
   /** @internal Runs `spec` on one named server only (no failover). */
   async callOn(address: string, spec: CommandSpec): Promise<unknown> {
     const server = this.servers.get(address);
     if (server === undefined) throw new CaskError(ErrorCode.NoServer, `${address} is not a known server of cluster '${this.cluster}'`);
-    return this.attempt(server, spec, (redis) => redis.call(spec.name, spec.args as Value[]));
+    const redis = server.readyNow() ?? (await server.ready());
+    server.begin();
+    try {
+      return await callCommand(redis, spec);
+    } catch (error) {
+      throw server.classify(error);
+    } finally {
+      server.end();
+    }
   }
 
-  /** @internal */
-  async send<T>(spec: CommandSpec, run: (redis: Redis) => Promise<T>): Promise<T> {
-    if (this.closed) throw new CaskError(ErrorCode.Closed, 'client closed');
-    await this.waitForDiscovery();
-    const tried = new Set<string>();
-    const failures: string[] = [];
-    let lastError: unknown;
-    for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
-      const candidates = this.candidates(spec.write).filter((s) => !tried.has(s.address));
-      if (candidates.length === 0) break;
-      const server = this.balancer.pick({ key: spec.key, cluster: this.cluster, write: spec.write }, candidates);
-      tried.add(server.address);
-      try {
-        return await this.attempt(server, spec, run);
-      } catch (error) {
-        if (isReplyError(error) || error instanceof CaskError) throw error;
-        lastError = error;
-        failures.push(error instanceof NotSentError ? error.message : `${server.address}: ${error instanceof Error ? error.message : String(error)}`);
-        if (error instanceof NotSentError) continue; // nothing was written: any server may take it
-        if (spec.write) {
-          const code = isTimeout(error) ? ErrorCode.Timeout : ErrorCode.Io;
-          const reason = error instanceof Error ? error.message : String(error);
-          throw new CaskError(code, `${spec.name} was sent to ${server.address} but no reply came (${reason}); it may or may not have been applied, so it was not retried`, { cause: error });
+  /**
+   * @internal Sends `spec` with failover. The common case (discovered, every server healthy, connection
+   * ready) is one balancer pick and one promise continuation; everything else takes `sendSlow`.
+   */
+  send<T, R = T>(spec: CommandSpec, run: (redis: Redis, spec: CommandSpec) => Promise<T>, map?: (reply: T) => R): Promise<R> {
+    if (map === undefined) return this.send(spec, run, identity as (reply: T) => R);
+    if (!this.closed && this.discovered) {
+      const candidates = this.candidates(spec.write, undefined);
+      if (candidates.length > 0) {
+        const server = this.balancer.pick({ key: spec.key, cluster: this.cluster, write: spec.write }, candidates);
+        const redis = server.readyNow();
+        if (redis !== undefined) {
+          server.begin();
+          return run(redis, spec).then(
+            (value) => { server.end(); return map(value); },
+            (error: unknown) => { server.end(); return this.afterFailure(spec, run, server, server.classify(error), new Set(), []).then(map); },
+          );
         }
       }
     }
-    if (spec.write && this.isRaftMode() && !this.candidates(true).length && failures.length === 0) {
-      throw new CaskError(ErrorCode.NoLeader, `no leader is registered in cluster '${this.cluster}' for ${spec.name}`);
+    return this.sendSlow(spec, run, new Set(), []).then(map);
+  }
+
+  /** Decides what a failed attempt on `server` means: rethrow, retry elsewhere, or a typed error. */
+  private afterFailure<T>(spec: CommandSpec, run: (redis: Redis, spec: CommandSpec) => Promise<T>, server: ServerConnection,
+    error: unknown, tried: Set<string>, failures: string[]): Promise<T> {
+    if (isReplyError(error) || error instanceof CaskError) throw error;
+    tried.add(server.address);
+    failures.push(error instanceof NotSentError || error instanceof CommandTimeoutError ? error.message : `${server.address}: ${error instanceof Error ? error.message : String(error)}`);
+    if (spec.write && !(error instanceof NotSentError)) {
+      const code = error instanceof CommandTimeoutError ? ErrorCode.Timeout : ErrorCode.Io;
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new CaskError(code, `${spec.name} was sent to ${server.address} but no reply came (${reason}); it may or may not have been applied, so it was not retried`, { cause: error });
     }
-    const known = this.servers.size;
+    // Nothing was written, or a read: any other server may take it.
+    return this.sendSlow(spec, run, tried, failures, error);
+  }
+
+  private async sendSlow<T>(spec: CommandSpec, run: (redis: Redis, spec: CommandSpec) => Promise<T>, tried: Set<string>,
+    failures: string[], lastError?: unknown): Promise<T> {
+    if (this.closed) throw new CaskError(ErrorCode.Closed, 'client closed');
+    if (!this.discovered) await this.waitForDiscovery();
+    while (tried.size < this.maxAttempts) {
+      const candidates = this.candidates(spec.write, tried);
+      if (candidates.length === 0) break;
+      const server = this.balancer.pick({ key: spec.key, cluster: this.cluster, write: spec.write }, candidates);
+      let redis: Redis;
+      try {
+        redis = server.readyNow() ?? (await server.ready());
+      } catch (error) {
+        tried.add(server.address);
+        failures.push(error instanceof Error ? error.message : String(error));
+        lastError = error;
+        continue;
+      }
+      server.begin();
+      let result: T;
+      try {
+        result = await run(redis, spec);
+      } catch (error) {
+        server.end();
+        return this.afterFailure(spec, run, server, server.classify(error), tried, failures);
+      }
+      server.end();
+      return result;
+    }
+    if (spec.write && this.raftMode && failures.length === 0) {
+      throw new CaskError(ErrorCode.NoLeader, `no reachable leader in cluster '${this.cluster}' for ${spec.name}`);
+    }
     throw new CaskError(
       ErrorCode.NoServer,
-      `no server of cluster '${this.cluster}' could take ${spec.name} (${known} known, ${tried.size} tried${failures.length > 0 ? `: ${failures.join('; ')}` : ''})`,
+      `no server of cluster '${this.cluster}' could take ${spec.name} (${this.serverList.length} known, ${tried.size} tried${failures.length > 0 ? `: ${failures.join('; ')}` : ''})`,
       lastError === undefined ? {} : { cause: lastError },
     );
   }
 
-  private async attempt<T>(server: ServerConnection, _spec: CommandSpec, run: (redis: Redis) => Promise<T>): Promise<T> {
-    const redis = await server.ready();
-    server.inFlight++;
-    try {
-      return await run(redis);
-    } catch (error) {
-      if (!isReplyError(error) && !isTimeout(error)) server.markDown();
-      if (error instanceof Error && /enableOfflineQueue|Stream isn't writeable/.test(error.message)) {
-        // ioredis refused before writing (the connection dropped between our check and the send).
-        throw new NotSentError(server.address, error.message);
-      }
-      throw error;
-    } finally {
-      server.inFlight--;
-      server.served++;
+  /**
+   * The servers the balancer may choose from. Returns the shared, stable `serverList` array when every
+   * server qualifies (so balancers can cache per list, e.g. the consistent-hash ring), a filtered copy otherwise.
+   */
+  private candidates(write: boolean, tried: ReadonlySet<string> | undefined): ServerConnection[] {
+    const leaderOnly = write && this.raftMode;
+    let all = true;
+    for (const s of this.serverList) {
+      if (!s.eligible || (leaderOnly && s.role !== 'leader') || tried?.has(s.address) === true) { all = false; break; }
     }
-  }
-
-  private isRaftMode(): boolean {
-    for (const s of this.servers.values()) if (RAFT_ROLES.has(s.role)) return true;
-    return false;
-  }
-
-  private candidates(write: boolean): ServerConnection[] {
-    const eligible = [...this.servers.values()].filter((s) => s.eligible);
-    if (write && this.isRaftMode()) return eligible.filter((s) => s.role === 'leader');
-    return eligible;
+    if (all) return this.serverList;
+    return this.serverList.filter((s) => s.eligible && (!leaderOnly || s.role === 'leader') && tried?.has(s.address) !== true);
   }
 
   private async waitForDiscovery(): Promise<void> {
@@ -345,6 +385,7 @@ export class CaskClient {
       if (outcome === 'timeout') {
         throw new CaskError(ErrorCode.NoServer, `no server list for cluster '${this.cluster}' within ${this.discoveryTimeoutMs} ms (is ZooKeeper reachable?)`);
       }
+      this.discovered = true;
     } finally {
       clearTimeout(timer);
     }
@@ -364,6 +405,8 @@ export class CaskClient {
       this.servers.delete(address);
       void server.close();
     }
+    this.serverList = list.map((r) => this.servers.get(r.address)).filter((s): s is ServerConnection => s !== undefined);
+    this.raftMode = this.serverList.some((s) => RAFT_ROLES.has(s.role));
   }
 }
 
@@ -394,7 +437,7 @@ export class CaskMulti {
     const write = this.commands.some((c) => c.write);
     const key = typeof first.args[0] === 'string' ? first.args[0] : undefined;
     const commands = this.commands.slice();
-    const replies = await this.client.send({ name: 'MULTI', args: [], key, write }, async (redis) => {
+    const replies = await this.client.send({ name: 'MULTI', args: [], key, write }, async (redis: Redis) => {
       const tx = redis.multi();
       for (const c of commands) tx.call(c.name, c.args);
       return tx.exec();
