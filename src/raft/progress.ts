@@ -114,11 +114,13 @@ export class Progress {
       this.probeSent = false;
     }
     this.next = Math.max(this.next, n + 1);
+    assert(this.match < this.next, `progress: match ${this.match} ≥ next ${this.next}`);
     return updated;
   }
 
   /** Pipelining: entries up to n were sent, assume they will be accepted. */
   optimisticUpdate(n: number): void {
+    assert(n >= this.match, `optimistic update to ${n} below match ${this.match}`);
     this.next = n + 1;
   }
 
@@ -135,6 +137,7 @@ export class Progress {
     if (this.next - 1 !== rejected) return false;
     this.next = Math.max(Math.min(rejected, matchHint + 1), this.match + 1);
     this.probeSent = false;
+    assert(this.next >= 1 && this.match < this.next, `progress after rejection: ${this.describe()}`);
     return true;
   }
 
