@@ -19,6 +19,8 @@ import { crashOp, effectOf, type CrashChildConfig } from './fixtures/crash-workl
 const WRITERS = 3;
 const DATA_FILE_BYTES_MAX = 8 * 1024;
 const SEED = 20261122;
+/** CASKDB_STRESS=1 repeats every step with other seeds and merge start times. */
+const REPEATS = process.env.CASKDB_STRESS === '1' ? 6 : 1;
 const INSTALL_STEPS: readonly MergeStep[] = ['old-removed', 'marker-written', 'some-moved', 'files-moved', 'installed'];
 
 async function openQuiet(dir: string): Promise<Db> {
@@ -26,14 +28,14 @@ async function openQuiet(dir: string): Promise<Db> {
 }
 
 /** A directory of many files with garbage to merge, holding the writers' keys too; returns its contents. */
-async function prepare(dir: string): Promise<Map<string, string>> {
+async function prepare(dir: string, seed: number): Promise<Map<string, string>> {
   const db = await openQuiet(dir);
   try {
     const model = new Map<string, string>();
-    await runWorkload(db, model, { keys: 400, steps: 2500, valueBytesMax: 150, seed: 9 });
+    await runWorkload(db, model, { keys: 400, steps: 2500, valueBytesMax: 150, seed });
     for (let w = 0; w < WRITERS; w++) {
       for (let n = 0; n < 200; n++) {
-        const op = crashOp(SEED, 0, w, n);
+        const op = crashOp(seed, 0, w, n);
         if (op.kind === 'put') await db.put(op.key, op.value);
         else if (op.kind === 'delete') await db.delete(op.key);
         else await db.write(op.keys.map((key) => (op.value === undefined ? { type: 'delete' as const, key } : { type: 'put' as const, key, value: op.value })));
@@ -53,8 +55,9 @@ async function prepare(dir: string): Promise<Map<string, string>> {
 let acknowledged = 0;
 
 /** Kills a child at `step` of its merge; returns the model of what must survive and the run's writes in flight. */
-async function killDuringMerge(dir: string, step: MergeStep, round: number, model: Map<string, string>): Promise<ReturnType<typeof inFlightOps>> {
-  const config: CrashChildConfig = { dir, seed: SEED, round, writers: WRITERS, dataFileBytesMax: DATA_FILE_BYTES_MAX, mergeAfterMs: 20, killStep: step, lifetimeMs: 20_000 };
+async function killDuringMerge(dir: string, step: MergeStep, seed: number, model: Map<string, string>): Promise<ReturnType<typeof inFlightOps>> {
+  const mergeAfterMs = 20 + (seed % 4) * 40;
+  const config: CrashChildConfig = { dir, seed, round: 1, writers: WRITERS, dataFileBytesMax: DATA_FILE_BYTES_MAX, mergeAfterMs, killStep: step, lifetimeMs: 20_000 };
   // A merge that ends without reaching the step is a test failure; stop that child at once.
   const run = await runCrashChild(config, { killOnLine: (line) => line === 'merge-done' || line.startsWith('merge-failed') });
   const ended = run.lines.find((line) => line === 'merge-done' || line.startsWith('merge-failed'));
@@ -94,34 +97,39 @@ async function checkReopens(dir: string, model: Map<string, string>, inFlight: R
   }
 }
 
-for (const step of MERGE_STEPS) {
-  test(`a kill at merge step '${step}' loses nothing: pre-merge contents plus the acknowledged writes`, { timeout: 60_000 }, async (t) => {
-    const { dir, defer } = scratchDir(t);
-    defer(killAllChildren);
-    const model = await prepare(dir);
-    const inFlight = await killDuringMerge(dir, step, 1, model);
-    t.diagnostic(`${acknowledged} writes acknowledged before the kill`);
-    const complete = MERGE_STEPS.indexOf(step) >= MERGE_STEPS.indexOf('finished-written');
-    assert.equal(existsSync(join(mergeDirOf(dir), MERGE_FINISHED_FILE_NAME)) || (complete && !existsSync(mergeDirOf(dir))), complete, 'merge-finished marks a complete merge');
-    await checkReopens(dir, model, inFlight, `killed at '${step}'`);
-    if (complete) {
-      assert.ok(readdirSync(dir).includes(HINT_FILE_NAME), 'a complete merge is installed with its hint file');
-      assert.ok(readdirSync(dir).includes(MERGE_FINISHED_FILE_NAME));
-    }
-  });
-}
+for (let repeat = 0; repeat < REPEATS; repeat++) {
+  const seed = SEED + repeat;
+  const suffix = REPEATS > 1 ? ` (seed ${seed})` : '';
 
-for (const step of INSTALL_STEPS) {
-  test(`a kill at install step '${step}' while open installs a finished merge loses nothing`, { timeout: 60_000 }, async (t) => {
-    const { dir, defer } = scratchDir(t);
-    defer(killAllChildren);
-    const model = await prepare(dir);
-    const inFlight = await killDuringMerge(dir, 'finished-written', 1, model);
-    assert.ok(existsSync(join(mergeDirOf(dir), MERGE_FINISHED_FILE_NAME)));
-    const config: CrashChildConfig = { dir, seed: SEED, round: 2, writers: WRITERS, dataFileBytesMax: DATA_FILE_BYTES_MAX, killStep: step, killDuringOpen: true, lifetimeMs: 20_000 };
-    const run = await runCrashChild(config, { killOnLine: (line) => line === 'ready' });
-    assert.equal(run.signal, 'SIGKILL');
-    assert.equal(run.lines.includes('ready'), false, `the child must die inside open at '${step}': ${run.stderr}`);
-    await checkReopens(dir, model, inFlight, `killed at '${step}' during open`);
-  });
+  for (const step of MERGE_STEPS) {
+    test(`a kill at merge step '${step}' loses nothing: pre-merge contents plus the acknowledged writes${suffix}`, { timeout: 60_000 }, async (t) => {
+      const { dir, defer } = scratchDir(t);
+      defer(killAllChildren);
+      const model = await prepare(dir, seed);
+      const inFlight = await killDuringMerge(dir, step, seed, model);
+      t.diagnostic(`${acknowledged} writes acknowledged before the kill`);
+      const complete = MERGE_STEPS.indexOf(step) >= MERGE_STEPS.indexOf('finished-written');
+      assert.equal(existsSync(join(mergeDirOf(dir), MERGE_FINISHED_FILE_NAME)) || (complete && !existsSync(mergeDirOf(dir))), complete, 'merge-finished marks a complete merge');
+      await checkReopens(dir, model, inFlight, `killed at '${step}'`);
+      if (complete) {
+        assert.ok(readdirSync(dir).includes(HINT_FILE_NAME), 'a complete merge is installed with its hint file');
+        assert.ok(readdirSync(dir).includes(MERGE_FINISHED_FILE_NAME));
+      }
+    });
+  }
+
+  for (const step of INSTALL_STEPS) {
+    test(`a kill at install step '${step}' while open installs a finished merge loses nothing${suffix}`, { timeout: 60_000 }, async (t) => {
+      const { dir, defer } = scratchDir(t);
+      defer(killAllChildren);
+      const model = await prepare(dir, seed);
+      const inFlight = await killDuringMerge(dir, 'finished-written', seed, model);
+      assert.ok(existsSync(join(mergeDirOf(dir), MERGE_FINISHED_FILE_NAME)));
+      const config: CrashChildConfig = { dir, seed, round: 2, writers: WRITERS, dataFileBytesMax: DATA_FILE_BYTES_MAX, killStep: step, killDuringOpen: true, lifetimeMs: 20_000 };
+      const run = await runCrashChild(config, { killOnLine: (line) => line === 'ready' });
+      assert.equal(run.signal, 'SIGKILL');
+      assert.equal(run.lines.includes('ready'), false, `the child must die inside open at '${step}': ${run.stderr}`);
+      await checkReopens(dir, model, inFlight, `killed at '${step}' during open`);
+    });
+  }
 }
