@@ -310,6 +310,7 @@ export class SnapshotFetcher {
       });
       this.socket.once('error', reject);
     });
+    this.ready.catch(() => undefined); // a failed connect is reported by fetch()
     this.socket.on('error', (e) => this.fail(e));
     this.socket.on('close', () => this.fail(new Error('snapshot connection closed')));
     this.socket.on('data', (chunk: Buffer) => {

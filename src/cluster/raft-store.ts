@@ -733,7 +733,13 @@ export class RaftStore implements KvStore, StateMachine {
     this.closed = true;
     if (this.sweepTimer !== undefined) clearInterval(this.sweepTimer);
     for (const [req] of this.pendingWrites) this.finishWrite(req, new ReplyError('ERR server is shutting down'));
-    for (const r of this.readQueue) r.reject(new CaskError(ErrorCode.Closed, 'server is shutting down'));
+    const closing = new CaskError(ErrorCode.Closed, 'server is shutting down');
+    for (const r of this.readQueue) r.reject(closing);
+    for (const req of this.readRequests.values()) for (const r of req.reads) r.reject(closing);
+    for (const w of this.appliedWaiters) for (const r of w.reads) r.reject(closing);
+    this.readQueue = [];
+    this.readRequests.clear();
+    this.appliedWaiters.length = 0;
     await this.node.close();
     await Promise.allSettled([...this.inFlight]);
     await this.engine.sync();
