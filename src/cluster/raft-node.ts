@@ -465,7 +465,10 @@ export class RaftNode {
     for (const name of fs.readdirSync(this.snapshotsDir)) {
       if (name.startsWith('incoming-') && name !== `incoming-${index}`) fs.rmSync(join(this.snapshotsDir, name), { recursive: true, force: true });
     }
-    this.options.log('info', 'fetching snapshot', { from, index, files: d.files.length });
+    let present = 0;
+    for (const f of d.files) if (fs.existsSync(join(incoming, f.name))) present += Math.min(f.size, fs.statSync(join(incoming, f.name)).size);
+    const total = d.files.reduce((n, f) => n + f.size, 0);
+    this.options.log('info', present > 0 ? 'resuming snapshot fetch' : 'fetching snapshot', { from, index, files: d.files.length, bytes: total, presentBytes: present });
     const fetcher = new SnapshotFetcher(addr, this.id, from, 30_000);
     try {
       for (const f of d.files) {

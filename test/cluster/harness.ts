@@ -134,6 +134,10 @@ export class LinkProxy {
   private readonly pairs = new Set<net.Socket>();
   blocked = false;
   port = 0;
+  /** Bytes sent back through the proxy (target → dialer), and an optional one-shot cut after N of them. */
+  downstreamBytes = 0;
+  cutAfterBytes: number | undefined;
+  cuts = 0;
 
   constructor(readonly targetPort: number) {
     this.server = net.createServer((client) => {
@@ -154,6 +158,14 @@ export class LinkProxy {
       upstream.on('error', drop).on('close', drop);
       client.pipe(upstream);
       upstream.pipe(client);
+      upstream.on('data', (d: Buffer) => {
+        this.downstreamBytes += d.length;
+        if (this.cutAfterBytes !== undefined && this.downstreamBytes >= this.cutAfterBytes) {
+          this.cutAfterBytes = undefined;
+          this.block();
+          this.cuts++;
+        }
+      });
     });
   }
 

@@ -58,3 +58,38 @@ describe('snapshots', () => {
     }
   });
 });
+
+describe('snapshot transfer', () => {
+  it('resumes a transfer cut in the middle from the bytes already received', async () => {
+    const cluster = new Cluster({ nodes: 3, proxies: true, tickMs: 20, electionTicks: 10, snapshotEntries: 100, catchupEntries: 10 });
+    try {
+      await cluster.init();
+      await cluster.startAll();
+      const leader = await cluster.waitLeader();
+      const follower = [...cluster.nodes.keys()].find((id) => id !== leader)!;
+      await cluster.kill(follower, 'SIGKILL');
+      const c = cluster.client(leader);
+      const big = 'y'.repeat(100_000);
+      for (let i = 0; i < 250; i++) assert.equal(await c.call(['set', `k${i}`, `${big}${i}`]), 'OK');
+      await new Promise((r) => setTimeout(r, 500)); // let the last snapshot finish
+      // The follower pulls the files through its link to the leader: cut it once after 3 MB.
+      const link = cluster.proxies.get(`${follower}->${leader}`)!;
+      link.cutAfterBytes = link.downstreamBytes + 3 * 1024 * 1024;
+      await cluster.start(follower);
+      const deadline = Date.now() + 10_000;
+      while (link.cuts === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(link.cuts, 1, 'the transfer was cut');
+      await new Promise((r) => setTimeout(r, 200));
+      link.heal();
+      const ids = [...cluster.nodes.keys()];
+      await cluster.waitConverged(ids, 30_000);
+      const log = cluster.nodes.get(follower)!.stderr;
+      const resumed = /"msg":"resuming snapshot fetch".*?"presentBytes":(\d+)/.exec(log);
+      assert.ok(resumed !== null && Number(resumed[1]) >= 1024 * 1024, `the second fetch resumed from received bytes:\n${log.split('\n').filter((l) => l.includes('snapshot')).join('\n')}`);
+      assert.equal(await cluster.client(follower).call(['get', 'k249']), `${big}249`);
+    } finally {
+      await cluster.stopAll();
+      cluster.cleanup();
+    }
+  });
+});
