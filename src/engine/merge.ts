@@ -88,9 +88,14 @@ class OutputFile {
   }
 
   async finish(): Promise<void> {
-    this.flush();
-    await this.file.datasync();
-    this.file.close();
+    try {
+      this.flush();
+      await this.file.datasync();
+    } finally {
+      // Also on failure: the failed merge removes its directory, and an open descriptor would keep
+      // the deleted file's space in use for as long as the process runs.
+      this.file.close();
+    }
   }
 }
 
