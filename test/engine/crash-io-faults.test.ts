@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import type { Db } from '../../src/engine/db.js';
 import { mergeDirOf } from '../../src/engine/file-names.js';
 import type { DbOptions } from '../../src/engine/options.js';
-import { runWorkload, scratchDir, sortedEntries } from '../support/crash-records.js';
+import { openFileTargets, runWorkload, scratchDir, sortedEntries } from '../support/crash-records.js';
 import { FaultyFileSystem, type FaultOperation, type FaultRule } from '../support/faulty-file-system.js';
 import { openDb, rejectsWithCode } from './helpers.js';
 
@@ -99,6 +99,7 @@ test('an fsync failure during a merge is a typed error; the old files stay autho
   await rejectsWithCode(db.merge(), 'CASKDB_IO');
   fileSystem.heal();
   assert.equal(existsSync(mergeDirOf(dir)), false, 'the failed merge output is removed');
+  assert.deepEqual(openFileTargets().filter((target) => target.startsWith(mergeDirOf(dir)) || (target.startsWith(dir) && target.includes('(deleted)'))), [], 'no descriptor of the failed output is left open');
   assert.equal(db.stat().merging, false);
   assert.ok(db.stat().dataFiles >= filesBefore);
   assert.deepEqual(contents(db), sortedEntries(model));
