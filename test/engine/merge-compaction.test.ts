@@ -287,6 +287,7 @@ test('closing the database during a merge aborts it cleanly', async (t) => {
   assert.ok(closing !== undefined);
   await closing;
   assert.equal(existsSync(mergeDirOf(dir)), false);
+  assert.deepEqual(openFileTargets().filter((target) => target.startsWith(dir)), [], 'a closed Db holds no descriptor, of its files or of the merge output');
   assert.equal(existsSync(join(dir, MERGE_FINISHED_FILE_NAME)), false);
   const reopened = (await openDb(dir, SMALL_FILES)).db;
   defer(() => reopened.close());
