@@ -97,6 +97,8 @@ export class DurableRaftStorage implements Storage {
   private fd: number;
   private activeBytes: number;
   private segmentFloor: number;
+  /** Highest log index known to be on disk (fsynced); entries up to min(commit, this) may be applied. */
+  durableIndex: number;
 
   private constructor(
     readonly dir: string,
@@ -113,6 +115,7 @@ export class DurableRaftStorage implements Storage {
     this.fd = fd;
     this.activeBytes = activeBytes;
     this.segmentFloor = floor;
+    this.durableIndex = mem.lastIndex();
   }
 
   /** Recovers the log, hard state and snapshot metadata from `dir` (created when missing). */
@@ -226,6 +229,7 @@ export class DurableRaftStorage implements Storage {
     this.segments[this.segments.length - 1]!.lastIndex = entries[entries.length - 1]!.index;
     this.hardState = hs;
     this.mem.setHardState(hs);
+    this.durableIndex = this.mem.lastIndex();
   }
 
   /**
@@ -261,7 +265,10 @@ export class DurableRaftStorage implements Storage {
       this.hardState = hs;
       this.mem.setHardState(hs);
     }
-    if (sync) await fdatasync(this.fd, seg.path);
+    if (sync) {
+      await fdatasync(this.fd, seg.path);
+      if (entries.length > 0) this.durableIndex = entries[entries.length - 1]!.index;
+    }
     if (this.activeBytes >= SEGMENT_BYTES_MAX) this.rotate();
   }
 
@@ -299,6 +306,7 @@ export class DurableRaftStorage implements Storage {
     for (const seg of this.segments.slice(0, -1)) fs.rmSync(seg.path, { force: true });
     this.segments = this.segments.slice(-1);
     this.mem.applySnapshot(snap);
+    this.durableIndex = snap.metadata.index;
     if (this.hardState.commit < snap.metadata.index) this.hardState = { ...this.hardState, commit: snap.metadata.index };
   }
 

@@ -69,6 +69,7 @@ export interface SnapshotDescriptor {
 }
 
 const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
+const DIRECT_APPLY_BYTES_MAX = 16 * 1024 * 1024;
 const PEERS_FILE = 'peers.json';
 
 export function decodeDescriptor(data: Uint8Array): SnapshotDescriptor {
@@ -89,6 +90,7 @@ export class RaftNode {
   private ticker: NodeJS.Timeout | undefined;
   private closed = false;
   private snapshotting = false;
+  private installing = false;
   private readonly fetching = new Map<number, Promise<void>>();
   private readonly snapSentAt = new Map<number, number>();
   lastSnapshot: { index: number; term: number; at: string; files: number; bytes: number } | undefined;
@@ -175,7 +177,25 @@ export class RaftNode {
       this.options.log('debug', 'dropped a peer message', { error: (e as Error).message });
       return;
     }
+    if (m.type === MessageType.AppResp || m.type === MessageType.App || m.type === MessageType.Heartbeat) this.applyDirect();
     this.schedule();
+  }
+
+  /**
+   * Applies entries as soon as they are both committed and durable here, without waiting for the Ready in
+   * flight (its fsync) to finish: a commit learned from an append response (leader) or an append (follower)
+   * answers clients one disk write earlier. The Ready that later carries these entries skips them (the state
+   * machine ignores indexes it has applied). Not while a snapshot is pending or being sealed.
+   */
+  private applyDirect(): void {
+    if (this.closed || this.sm.applyGate() !== undefined || this.installing) return;
+    const raft = this.raw.raft;
+    if (raft.log.unstable.snapshot !== undefined) return;
+    const applied = this.sm.appliedIndex;
+    // Below the unstable offset: an entry at or after it may be about to replace what storage still holds.
+    const hi = Math.min(raft.log.committed, this.storage.durableIndex, this.storage.lastIndex(), raft.log.unstable.offset - 1);
+    if (hi <= applied || applied < this.storage.firstIndex() - 1) return;
+    this.applyCommitted(this.storage.entries(applied + 1, hi + 1, DIRECT_APPLY_BYTES_MAX));
   }
 
   /** Proposes normal data; throws NotLeader/LimitExceeded from the core. */
@@ -270,7 +290,12 @@ export class RaftNode {
         const snap = rd.snapshot!;
         const d = decodeDescriptor(snap.data);
         for (const [id, addr] of Object.entries(d.peers)) this.learnPeer(Number(id), addr, false);
-        await this.sm.installSnapshot(snap, join(this.snapshotsDir, String(snap.metadata.index)));
+        this.installing = true;
+        try {
+          await this.sm.installSnapshot(snap, join(this.snapshotsDir, String(snap.metadata.index)));
+        } finally {
+          this.installing = false;
+        }
         this.snapshotsInstalled++;
         this.lastSnapshot = { index: snap.metadata.index, term: snap.metadata.term, at: new Date().toISOString(), files: d.files.length, bytes: d.files.reduce((n, f) => n + f.size, 0) };
         this.pruneSnapshots(snap.metadata.index);
@@ -280,6 +305,7 @@ export class RaftNode {
       if (early < rd.committedEntries.length) this.applyCommitted(early === 0 ? rd.committedEntries : rd.committedEntries.slice(early));
       if (rd.readStates.length > 0) this.sm.onReadStates(rd.readStates);
       this.raw.advance();
+      this.applyDirect();
       this.maybeSnapshot();
     }
   }
@@ -287,7 +313,7 @@ export class RaftNode {
   private applyCommitted(entries: readonly Entry[]): void {
     let confChanged = false;
     for (const e of entries) {
-      if (e.type !== EntryType.ConfChange) continue;
+      if (e.type !== EntryType.ConfChange || e.index <= this.sm.appliedIndex) continue; // applied directly already
       this.learnConfChange(e, true);
       confChanged = true;
     }
