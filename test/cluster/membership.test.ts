@@ -7,7 +7,8 @@ import { Cluster } from './harness.js';
 
 describe('membership', () => {
   it('add a node (learner, then voter), transfer leadership to it, remove another, keep serving', async () => {
-    const cluster = new Cluster({ nodes: 3, tickMs: 20, electionTicks: 10, snapshotEntries: 200, catchupEntries: 20 });
+    // Elections are not this test's subject: 0.5–1 s timeouts keep a loaded CI machine from starting spurious ones.
+    const cluster = new Cluster({ nodes: 3, tickMs: 50, electionTicks: 10, snapshotEntries: 200, catchupEntries: 20 });
     try {
       await cluster.init();
       await cluster.startAll();

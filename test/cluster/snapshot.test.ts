@@ -7,7 +7,8 @@ import { Cluster } from './harness.js';
 
 describe('snapshots', () => {
   it('a follower that missed compacted entries catches up by snapshot install', async () => {
-    const cluster = new Cluster({ nodes: 3, tickMs: 20, electionTicks: 10, snapshotEntries: 100, catchupEntries: 20 });
+    // Elections are not this test's subject: 0.5–1 s timeouts keep a loaded CI machine from starting spurious ones.
+    const cluster = new Cluster({ nodes: 3, tickMs: 50, electionTicks: 10, snapshotEntries: 100, catchupEntries: 20 });
     try {
       await cluster.init();
       await cluster.startAll();
@@ -61,7 +62,8 @@ describe('snapshots', () => {
 
 describe('snapshot transfer', () => {
   it('resumes a transfer cut in the middle from the bytes already received', async () => {
-    const cluster = new Cluster({ nodes: 3, proxies: true, tickMs: 20, electionTicks: 10, snapshotEntries: 100, catchupEntries: 10 });
+    // Elections are not this test's subject: 0.5–1 s timeouts keep a loaded CI machine from starting spurious ones.
+    const cluster = new Cluster({ nodes: 3, proxies: true, tickMs: 50, electionTicks: 10, snapshotEntries: 100, catchupEntries: 10 });
     try {
       await cluster.init();
       await cluster.startAll();
