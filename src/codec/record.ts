@@ -62,6 +62,40 @@ export function encodeRecordInto(
   return cursor;
 }
 
+/** Copies `source[start, end)` to `target[at…]`: a loop for short ranges (no native call), `copy` above. */
+function copyRange(source: Buffer, start: number, end: number, target: Buffer, at: number): number {
+  if (end - start <= 64) {
+    for (let i = start; i < end; i++) target[at++] = source[i]!;
+    return at;
+  }
+  return at + source.copy(target, at, start, end);
+}
+
+/**
+ * As `encodeRecordInto` with a raw key (no seq prefix), taking key and value as ranges of existing
+ * buffers: the merge writes millions of records and makes no view object per record.
+ */
+export function encodeRawRecordFromRanges(
+  target: Buffer,
+  offset: number,
+  type: RecordTypeValue,
+  keySource: Buffer,
+  keyStart: number,
+  keyEnd: number,
+  valueSource: Buffer,
+  valueStart: number,
+  valueEnd: number,
+): number {
+  let cursor = offset + CRC_BYTES;
+  target[cursor++] = type;
+  cursor = putVarint(target, cursor, keyEnd - keyStart);
+  cursor = putVarint(target, cursor, valueEnd - valueStart);
+  cursor = copyRange(keySource, keyStart, keyEnd, target, cursor);
+  cursor = copyRange(valueSource, valueStart, valueEnd, target, cursor);
+  target.writeUInt32LE(crc32Range(target, offset + CRC_BYTES, cursor), offset);
+  return cursor;
+}
+
 /** Encodes one record into a new buffer. */
 export function encodeRecord(type: RecordTypeValue, seq: number | undefined, key: Uint8Array, value: Uint8Array): Buffer {
   const keyLength = seq === undefined ? key.length : uvarintLength(seq) + key.length;

@@ -537,7 +537,7 @@ export class Db implements KvEngine {
       if (output === undefined) return undefined;
       this.installMerge(output);
       this.lastMerge = { at: Date.now(), inputBytes: output.inputBytes, outputBytes: output.outputBytes, ms: performance.now() - started };
-      return { inputBytes: output.inputBytes, outputBytes: output.outputBytes, keys: output.keys.length };
+      return { inputBytes: output.inputBytes, outputBytes: output.outputBytes, keys: output.slots.length };
     });
     this.trackMaintenance(run, () => {
       this.merging = false;
@@ -585,10 +585,10 @@ export class Db implements KvEngine {
       this.fail(new CaskError(ErrorCode.ReadOnly, 'merge install failed; reopen the database to finish it', { cause: error }));
       throw error;
     }
-    const { keys, oldFileIds, oldOffsets, newFileIds, newOffsets, newSizes } = output;
-    for (let i = 0; i < keys.length; i++) {
-      if (this.index.isLive(keys[i]!, oldFileIds[i]!, oldOffsets[i]!)) this.index.set(keys[i]!, newFileIds[i]!, newOffsets[i]!, newSizes[i]!);
-      else this.addGarbage(newFileIds[i]!, newSizes[i]!);
+    const { slots, oldFileIds, oldOffsets, newFileIds, newOffsets, newSizes } = output;
+    for (let i = 0; i < slots.length; i++) {
+      // Unless the key was written again or deleted during the merge (its slot no longer holds the old record).
+      if (!this.index.relocateIfAt(slots[i]!, oldFileIds[i]!, oldOffsets[i]!, newFileIds[i]!, newOffsets[i]!, newSizes[i]!)) this.addGarbage(newFileIds[i]!, newSizes[i]!);
     }
     let reclaimable = 0;
     for (const bytes of this.garbageBytes.values()) reclaimable += bytes;

@@ -5,7 +5,7 @@
 // (installMergeDirectory, crash-safe); a crash anywhere before leaves the old files authoritative.
 // Reads go to the thread pool and the loop yields between chunks, so the Db keeps serving meanwhile.
 import { dirname, join } from 'node:path';
-import { encodeRecordInto, recordLength, RecordType } from '../codec/record.js';
+import { encodeRawRecordFromRanges, encodeRecordInto, recordLength, RecordType } from '../codec/record.js';
 import { getUvarintInto, putVarint, varintLength, type DecodedInt } from '../codec/varint.js';
 import type { FileSystem, RandomAccessFile } from '../io/file-system.js';
 import type { KeyIndex } from '../index/key-index.js';
@@ -35,10 +35,11 @@ export interface MergeHost {
   aborted(): boolean;
 }
 
-/** Records the merge copied: old and new position of each, for the in-process install. */
+/** Records the merge copied: index slot, old and new position of each, for the in-process install. */
 export interface MergeOutput {
   boundary: number;
-  keys: string[];
+  /** Index slot of each copied key (see KeyIndex.relocateIfAt). */
+  slots: number[];
   oldFileIds: number[];
   oldOffsets: number[];
   newFileIds: number[];
@@ -101,15 +102,12 @@ class OutputFile {
 
 /** Appends the hint record of one copied key: raw user key, value varint(fileId, offset, size). */
 function writeHintRecord(hint: OutputFile, source: Buffer, keyStart: number, keyEnd: number, fileId: number, offset: number, size: number): void {
-  const keyLength = keyEnd - keyStart;
-  const valueLength = varintLength(fileId) + varintLength(offset) + varintLength(size);
-  const total = recordLength(keyLength, valueLength);
+  let valueLength = putVarint(positionScratch, 0, fileId);
+  valueLength = putVarint(positionScratch, valueLength, offset);
+  valueLength = putVarint(positionScratch, valueLength, size);
+  const total = recordLength(keyEnd - keyStart, valueLength);
   const target = hint.reserve(total);
-  const start = hint.cursor;
-  let cursor = putVarint(positionScratch, 0, fileId);
-  cursor = putVarint(positionScratch, cursor, offset);
-  putVarint(positionScratch, cursor, size);
-  encodeRecordInto(target, start, RecordType.Normal, undefined, source.subarray(keyStart, keyEnd), positionScratch.subarray(0, valueLength));
+  encodeRawRecordFromRanges(target, hint.cursor, RecordType.Normal, source, keyStart, keyEnd, positionScratch, 0, valueLength);
   hint.advance(total);
 }
 
@@ -141,7 +139,7 @@ export async function runMerge(host: MergeHost): Promise<MergeOutput | undefined
 
   const output: MergeOutput = {
     boundary,
-    keys: [],
+    slots: [],
     oldFileIds: [],
     oldOffsets: [],
     newFileIds: [],
@@ -173,8 +171,8 @@ export async function runMerge(host: MergeHost): Promise<MergeOutput | undefined
         if (seqScratch.length <= 0) throw corruption(path, record.offset, 'record key lacks its batch sequence prefix');
         const seq = seqScratch.value;
         const userKeyStart = record.keyStart + seqScratch.length;
-        const key = buffer.toString('latin1', userKeyStart, record.keyEnd);
-        if (!index.isLive(key, input.id, record.offset)) return;
+        const slot = index.liveSlotOfBytes(buffer, userKeyStart, record.keyEnd, input.id, record.offset);
+        if (slot < 0) return;
         const userKeyLength = record.keyEnd - userKeyStart;
         const valueLength = record.valueEnd - record.keyEnd;
         const size = seq === 0 ? record.size : recordLength(1 + userKeyLength, valueLength);
@@ -191,7 +189,7 @@ export async function runMerge(host: MergeHost): Promise<MergeOutput | undefined
         if (seq === 0) buffer.copy(target, data.cursor, record.start, record.start + record.size);
         else encodeRecordInto(target, data.cursor, RecordType.Normal, 0, buffer.subarray(userKeyStart, record.keyEnd), buffer.subarray(record.keyEnd, record.valueEnd));
         data.advance(size);
-        output.keys.push(key);
+        output.slots.push(slot);
         output.oldFileIds.push(input.id);
         output.oldOffsets.push(record.offset);
         output.newFileIds.push(outputId);
@@ -224,7 +222,7 @@ export async function runMerge(host: MergeHost): Promise<MergeOutput | undefined
     fs.rename(`${finishedPath}.tmp`, finishedPath);
     fs.syncDir(mergeDir);
     host.onStep('finished-written');
-    host.logger({ level: 'info', msg: 'merge finished', boundary, inputBytes, outputBytes: output.outputBytes, keys: output.keys.length });
+    host.logger({ level: 'info', msg: 'merge finished', boundary, inputBytes, outputBytes: output.outputBytes, keys: output.slots.length });
     return output;
   } catch (error) {
     await Promise.allSettled(sealed);

@@ -187,6 +187,55 @@ export class KeyIndex {
     return previousSize;
   }
 
+  /**
+   * Slot of the key held in `bytes[start, end)` if that key still points exactly at (fileId, offset) —
+   * the record is live — else −1. Compares bytes with the stored key's chars (latin1: one byte each), so
+   * a merge checks every record without making a string per record.
+   */
+  liveSlotOfBytes(bytes: Uint8Array, start: number, end: number, fileId: number, offset: number): number {
+    let hash = 0x811c9dc5 ^ this.seed;
+    for (let i = start; i < end; i++) {
+      hash ^= bytes[i]!;
+      hash = Math.imul(hash, 0x01000193);
+    }
+    const table = this.table;
+    const mask = this.tableMask;
+    const length = end - start;
+    let at = (hash ^ (hash >>> 15)) & mask;
+    for (;;) {
+      const entry = table[at]!;
+      if (entry === EMPTY) return -1;
+      if (entry > 0) {
+        const slot = entry - 1;
+        if (this.positions[slot * 3] === fileId && this.positions[slot * 3 + 1] === offset) {
+          const key = this.slotKeys[slot]!;
+          if (key.length === length) {
+            let same = true;
+            for (let i = 0; i < length; i++) {
+              if (key.charCodeAt(i) !== bytes[start + i]) {
+                same = false;
+                break;
+              }
+            }
+            if (same) return slot;
+          }
+        }
+      }
+      at = (at + 1) & mask;
+    }
+  }
+
+  /**
+   * Moves the key in `slot` to a new record if the slot still holds the record at (fileId, offset);
+   * true when moved. A record position names one record of one key, so a slot freed and reused, or a
+   * key written again, no longer matches.
+   */
+  relocateIfAt(slot: number, fileId: number, offset: number, newFileId: number, newOffset: number, newSize: number): boolean {
+    if (this.slotKeys[slot] === undefined || this.positions[slot * 3] !== fileId || this.positions[slot * 3 + 1] !== offset) return false;
+    this.writePosition(slot, newFileId, newOffset, newSize);
+    return true;
+  }
+
   /** True when `key` still points exactly at (fileId, offset): the record is live. */
   isLive(key: string, fileId: number, offset: number): boolean {
     const slot = this.slotOf(key);
