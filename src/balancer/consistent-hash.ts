@@ -57,7 +57,11 @@ export function createConsistentHashBalancer(options: ConsistentHashOptions = {}
   return {
     name: 'consistent-hash',
     pick<S extends BalancerServer>(request: BalancerRequest, servers: readonly S[]): S {
-      if (servers.length === 0) throw new RangeError('consistent hash: empty server list');
+      if (servers.length <= 1) {
+        // One server owns every ring point: the key needs no hashing.
+        if (servers.length === 1) return servers[0] as S;
+        throw new RangeError('consistent hash: empty server list');
+      }
       // Same array as last time → same ring (the client passes a stable array); otherwise compare addresses.
       if (cachedRing === undefined || servers !== cachedList) {
         const listKey = servers.map((s) => s.address).join('\n');

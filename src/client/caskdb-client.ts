@@ -3,8 +3,8 @@
 // other server; once written, a read may be retried elsewhere, a write may not (it may have been applied)
 // and fails with a typed error; at most `maxAttempts` servers are tried. In Raft mode (servers report
 // leader/follower roles) writes go to the leader only.
-import type { Redis } from 'ioredis';
-import { createBalancer, isBalancerName, type Balancer, type BalancerName } from '../balancer/index.js';
+import { Command, type Redis } from 'ioredis';
+import { createBalancer, isBalancerName, type Balancer, type BalancerName, type BalancerRequest } from '../balancer/index.js';
 import type { Registry, ServerRecord } from '../registry/types.js';
 import { DEFAULT_CLUSTER, isAddress } from '../registry/types.js';
 import { ZooKeeperRegistry } from '../registry/zookeeper-registry.js';
@@ -50,11 +50,17 @@ export interface ScanOptions {
   count?: number;
 }
 
-interface CommandSpec {
+/**
+ * One request. It is also the request the balancer sees (key, cluster, write), so a pick allocates nothing.
+ * `name` is sent as given; the built-in commands use lower case, as ioredis's own methods do (ioredis
+ * lower-cases the name for its flag lookups on every send, which allocates unless it already is).
+ */
+interface CommandSpec extends BalancerRequest {
   readonly name: string;
   readonly args: readonly Value[];
   readonly key: string | undefined;
   readonly write: boolean;
+  readonly cluster: string;
 }
 
 const RAFT_ROLES = new Set(['leader', 'follower', 'candidate', 'learner']);
@@ -64,10 +70,21 @@ function isReplyError(error: unknown): boolean {
 }
 
 const identity = <T>(value: T): T => value;
-const callCommand = (redis: Redis, spec: CommandSpec): Promise<unknown> => redis.call(spec.name, spec.args as Value[]);
+/** Command options shared by every request (ioredis only reads them in the Command constructor). */
+const UTF8_REPLY = { replyEncoding: 'utf8' } as const;
+const BUFFER_REPLY = { replyEncoding: null } as const;
+/**
+ * What `redis.call(name, args)` does, minus its generic argument handling (rest array, shift, options object
+ * per call): the connections have no key prefix, no friendly error stacks and no auto-pipelining.
+ */
+const callCommand = (redis: Redis, spec: CommandSpec): Promise<unknown> =>
+  redis.sendCommand(new Command(spec.name, spec.args as Value[], UTF8_REPLY)) as Promise<unknown>;
+const callCommandBuffer = (redis: Redis, spec: CommandSpec): Promise<unknown> =>
+  redis.sendCommand(new Command(spec.name, spec.args as Value[], BUFFER_REPLY)) as Promise<unknown>;
 
 const isOk = (reply: unknown): boolean => reply === 'OK';
 const toOptional = (v: unknown): string | undefined => (v === null || v === undefined ? undefined : String(v));
+const toOptionalBuffer = (v: unknown): Buffer | undefined => (v === null || v === undefined ? undefined : (v as Buffer));
 
 export class CaskClient {
   readonly cluster: string;
@@ -76,6 +93,13 @@ export class CaskClient {
   private readonly servers = new Map<string, ServerConnection>();
   /** The servers in registry order; replaced (never mutated) on every list change. */
   private serverList: ServerConnection[] = [];
+  /**
+   * What the balancer may pick from for a read / a write, recomputed when the list, a role or a server's
+   * health changes (never per request). Each is `serverList` itself when every server qualifies, so
+   * balancers that cache per list (the consistent-hash ring) see a stable array.
+   */
+  private readCandidates: ServerConnection[] = [];
+  private writeCandidates: ServerConnection[] = [];
   /** True when some server reports a Raft role: writes then go to the leader only. */
   private raftMode = false;
   private discovered = false;
@@ -136,80 +160,81 @@ export class CaskClient {
   // ---- string commands -------------------------------------------------------------------------------
 
   get(key: string): Promise<string | undefined> {
-    return this.callMapped({ name: 'GET', args: [key], key, write: false }, toOptional);
+    return this.send(this.spec('get', [key], key, false), callCommand, toOptional);
   }
 
-  async getBuffer(key: string): Promise<Buffer | undefined> {
-    const reply = await this.send({ name: 'GET', args: [key], key, write: false }, (redis) => redis.callBuffer('GET', [key]));
-    return reply === null || reply === undefined ? undefined : (reply as Buffer);
+  getBuffer(key: string): Promise<Buffer | undefined> {
+    return this.send(this.spec('get', [key], key, false), callCommandBuffer, toOptionalBuffer);
   }
 
   /** True when the value was stored (false when NX/XX prevented it). */
-  set(key: string, value: Value, options: SetOptions = {}): Promise<boolean> {
+  set(key: string, value: Value, options?: SetOptions): Promise<boolean> {
     const args: Value[] = [key, value];
-    if (options.nx === true) args.push('NX');
-    if (options.xx === true) args.push('XX');
-    return this.callMapped({ name: 'SET', args, key, write: true }, isOk);
+    if (options !== undefined) {
+      if (options.nx === true) args.push('NX');
+      if (options.xx === true) args.push('XX');
+    }
+    return this.send(this.spec('set', args, key, true), callCommand, isOk);
   }
 
   /** Number of keys removed. */
   async del(...keys: string[]): Promise<number> {
-    return Number(await this.call({ name: 'DEL', args: keys, key: keys[0], write: true }));
+    return Number(await this.call(this.spec('del', keys, keys[0], true)));
   }
 
   /** Number of the given keys that exist (a key named twice counts twice). */
   async exists(...keys: string[]): Promise<number> {
-    return Number(await this.call({ name: 'EXISTS', args: keys, key: keys[0], write: false }));
+    return Number(await this.call(this.spec('exists', keys, keys[0], false)));
   }
 
   async mget(keys: readonly string[]): Promise<Array<string | undefined>> {
-    const reply = await this.call({ name: 'MGET', args: keys, key: keys[0], write: false });
+    const reply = await this.call(this.spec('mget', keys, keys[0], false));
     return (reply as unknown[]).map(toOptional);
   }
 
   async mset(entries: Readonly<Record<string, Value>> | ReadonlyArray<readonly [string, Value]>): Promise<void> {
     const pairs = Array.isArray(entries) ? (entries as ReadonlyArray<readonly [string, Value]>) : Object.entries(entries);
     const args = pairs.flatMap(([k, v]) => [k, v]);
-    await this.call({ name: 'MSET', args, key: pairs[0]?.[0], write: true });
+    await this.call(this.spec('mset', args, pairs[0]?.[0], true));
   }
 
   async incr(key: string): Promise<number> {
-    return Number(await this.call({ name: 'INCR', args: [key], key, write: true }));
+    return Number(await this.call(this.spec('incr', [key], key, true)));
   }
 
   async incrby(key: string, by: number): Promise<number> {
-    return Number(await this.call({ name: 'INCRBY', args: [key, by], key, write: true }));
+    return Number(await this.call(this.spec('incrby', [key, by], key, true)));
   }
 
   async decr(key: string): Promise<number> {
-    return Number(await this.call({ name: 'DECR', args: [key], key, write: true }));
+    return Number(await this.call(this.spec('decr', [key], key, true)));
   }
 
   async decrby(key: string, by: number): Promise<number> {
-    return Number(await this.call({ name: 'DECRBY', args: [key, by], key, write: true }));
+    return Number(await this.call(this.spec('decrby', [key, by], key, true)));
   }
 
   /** Length of the value after appending. */
   async append(key: string, value: Value): Promise<number> {
-    return Number(await this.call({ name: 'APPEND', args: [key, value], key, write: true }));
+    return Number(await this.call(this.spec('append', [key, value], key, true)));
   }
 
   async strlen(key: string): Promise<number> {
-    return Number(await this.call({ name: 'STRLEN', args: [key], key, write: false }));
+    return Number(await this.call(this.spec('strlen', [key], key, false)));
   }
 
   /** Returns the value and deletes the key (undefined when it did not exist). */
   async getdel(key: string): Promise<string | undefined> {
-    return toOptional(await this.call({ name: 'GETDEL', args: [key], key, write: true }));
+    return toOptional(await this.call(this.spec('getdel', [key], key, true)));
   }
 
   /** Sets the value and returns the previous one (undefined when there was none). */
   async getset(key: string, value: Value): Promise<string | undefined> {
-    return toOptional(await this.call({ name: 'GETSET', args: [key, value], key, write: true }));
+    return toOptional(await this.call(this.spec('getset', [key, value], key, true)));
   }
 
   async ping(): Promise<string> {
-    return String(await this.call({ name: 'PING', args: [], key: undefined, write: false }));
+    return String(await this.call(this.spec('ping', [], undefined, false)));
   }
 
   /** One SCAN step on one server (`server`, or the balancer's choice for a keyless request). */
@@ -217,7 +242,7 @@ export class CaskClient {
     const args: Value[] = [cursor];
     if (options.match !== undefined) args.push('MATCH', options.match);
     if (options.count !== undefined) args.push('COUNT', options.count);
-    const spec: CommandSpec = { name: 'SCAN', args, key: undefined, write: false };
+    const spec = this.spec('scan', args, undefined, false);
     const reply = options.server === undefined
       ? await this.call(spec)
       : await this.callOn(options.server, spec);
@@ -249,7 +274,7 @@ export class CaskClient {
 
   /** Any command: `write` says whether it changes data (decides failover and Raft leader routing). */
   async command(name: string, args: readonly Value[], options: { key?: string; write: boolean }): Promise<unknown> {
-    return this.call({ name, args, key: options.key ?? (typeof args[0] === 'string' ? args[0] : undefined), write: options.write });
+    return this.call(this.spec(name, args, options.key ?? (typeof args[0] === 'string' ? args[0] : undefined), options.write));
   }
 
   async close(): Promise<void> {
@@ -262,14 +287,14 @@ export class CaskClient {
 
   // ---- routing and failover ----------------------------------------------------------------------
 
+  /** @internal A request of this client's cluster (every request object has this one shape). */
+  spec(name: string, args: readonly Value[], key: string | undefined, write: boolean): CommandSpec {
+    return { name, args, key, write, cluster: this.cluster };
+  }
+
   /** @internal */
   call(spec: CommandSpec): Promise<unknown> {
     return this.send(spec, callCommand);
-  }
-
-  /** @internal `call` with the reply mapped in the same continuation (one promise less per request). */
-  callMapped<R>(spec: CommandSpec, map: (reply: unknown) => R): Promise<R> {
-    return this.send(spec, callCommand, map);
   }
 
   /** @internal Runs `spec` on one named server only (no failover). */
@@ -294,9 +319,9 @@ export class CaskClient {
   send<T, R = T>(spec: CommandSpec, run: (redis: Redis, spec: CommandSpec) => Promise<T>, map?: (reply: T) => R): Promise<R> {
     if (map === undefined) return this.send(spec, run, identity as (reply: T) => R);
     if (!this.closed && this.discovered) {
-      const candidates = this.candidates(spec.write, undefined);
+      const candidates = spec.write ? this.writeCandidates : this.readCandidates;
       if (candidates.length > 0) {
-        const server = this.balancer.pick({ key: spec.key, cluster: this.cluster, write: spec.write }, candidates);
+        const server = this.balancer.pick(spec, candidates);
         const redis = server.readyNow();
         if (redis !== undefined) {
           server.begin();
@@ -319,7 +344,7 @@ export class CaskClient {
     if (spec.write && !(error instanceof NotSentError)) {
       const code = error instanceof CommandTimeoutError ? ErrorCode.Timeout : ErrorCode.Io;
       const reason = error instanceof Error ? error.message : String(error);
-      throw new CaskError(code, `${spec.name} was sent to ${server.address} but no reply came (${reason}); it may or may not have been applied, so it was not retried`, { cause: error });
+      throw new CaskError(code, `${spec.name.toUpperCase()} was sent to ${server.address} but no reply came (${reason}); it may or may not have been applied, so it was not retried`, { cause: error });
     }
     // Nothing was written, or a read: any other server may take it.
     return this.sendSlow(spec, run, tried, failures, error);
@@ -332,7 +357,7 @@ export class CaskClient {
     while (tried.size < this.maxAttempts) {
       const candidates = this.candidates(spec.write, tried);
       if (candidates.length === 0) break;
-      const server = this.balancer.pick({ key: spec.key, cluster: this.cluster, write: spec.write }, candidates);
+      const server = this.balancer.pick(spec, candidates);
       let redis: Redis;
       try {
         redis = server.readyNow() ?? (await server.ready());
@@ -354,27 +379,41 @@ export class CaskClient {
       return result;
     }
     if (spec.write && this.raftMode && failures.length === 0) {
-      throw new CaskError(ErrorCode.NoLeader, `no reachable leader in cluster '${this.cluster}' for ${spec.name}`);
+      throw new CaskError(ErrorCode.NoLeader, `no reachable leader in cluster '${this.cluster}' for ${spec.name.toUpperCase()}`);
     }
     throw new CaskError(
       ErrorCode.NoServer,
-      `no server of cluster '${this.cluster}' could take ${spec.name} (${this.serverList.length} known, ${tried.size} tried${failures.length > 0 ? `: ${failures.join('; ')}` : ''})`,
+      `no server of cluster '${this.cluster}' could take ${spec.name.toUpperCase()} (${this.serverList.length} known, ${tried.size} tried${failures.length > 0 ? `: ${failures.join('; ')}` : ''})`,
       lastError === undefined ? {} : { cause: lastError },
     );
   }
 
   /**
-   * The servers the balancer may choose from. Returns the shared, stable `serverList` array when every
-   * server qualifies (so balancers can cache per list, e.g. the consistent-hash ring), a filtered copy otherwise.
+   * The servers the balancer may choose from on a retry: the precomputed candidates (the same array when
+   * none of them was tried, so balancers can keep caching per list), else a filtered copy.
    */
-  private candidates(write: boolean, tried: ReadonlySet<string> | undefined): ServerConnection[] {
-    const leaderOnly = write && this.raftMode;
-    let all = true;
-    for (const s of this.serverList) {
-      if (!s.eligible || (leaderOnly && s.role !== 'leader') || tried?.has(s.address) === true) { all = false; break; }
+  private candidates(write: boolean, tried: ReadonlySet<string>): ServerConnection[] {
+    const base = write ? this.writeCandidates : this.readCandidates;
+    if (tried.size === 0 || !base.some((s) => tried.has(s.address))) return base;
+    return base.filter((s) => !tried.has(s.address));
+  }
+
+  /**
+   * Recomputes the candidate lists: eligible servers (not down, not closed), and for writes in Raft mode
+   * the eligible leaders only. Runs on every list, role or health change, synchronously.
+   */
+  private refreshCandidates(): void {
+    const list = this.serverList;
+    const leaderOnly = this.raftMode;
+    let allEligible = true;
+    let allWritable = true;
+    for (const s of list) {
+      if (!s.eligible) { allEligible = false; allWritable = false; break; }
+      if (leaderOnly && s.role !== 'leader') allWritable = false;
     }
-    if (all) return this.serverList;
-    return this.serverList.filter((s) => s.eligible && (!leaderOnly || s.role === 'leader') && tried?.has(s.address) !== true);
+    this.readCandidates = allEligible ? list : list.filter((s) => s.eligible);
+    this.writeCandidates = allWritable ? list
+      : leaderOnly ? list.filter((s) => s.eligible && s.role === 'leader') : this.readCandidates;
   }
 
   private async waitForDiscovery(): Promise<void> {
@@ -398,7 +437,7 @@ export class CaskClient {
       seen.add(record.address);
       const existing = this.servers.get(record.address);
       if (existing !== undefined) existing.update(record.data);
-      else this.servers.set(record.address, new ServerConnection(record.address, record.data, this.connectionOptions));
+      else this.servers.set(record.address, new ServerConnection(record.address, record.data, this.connectionOptions, this.onEligibilityChange));
     }
     for (const [address, server] of this.servers) {
       if (seen.has(address)) continue;
@@ -407,7 +446,10 @@ export class CaskClient {
     }
     this.serverList = list.map((r) => this.servers.get(r.address)).filter((s): s is ServerConnection => s !== undefined);
     this.raftMode = this.serverList.some((s) => RAFT_ROLES.has(s.role));
+    this.refreshCandidates();
   }
+
+  private readonly onEligibilityChange = (): void => this.refreshCandidates();
 }
 
 /** Commands queued for one MULTI/EXEC. Results come back in order; a failed command's slot holds its Error. */
@@ -437,7 +479,7 @@ export class CaskMulti {
     const write = this.commands.some((c) => c.write);
     const key = typeof first.args[0] === 'string' ? first.args[0] : undefined;
     const commands = this.commands.slice();
-    const replies = await this.client.send({ name: 'MULTI', args: [], key, write }, async (redis: Redis) => {
+    const replies = await this.client.send(this.client.spec('multi', [], key, write), async (redis: Redis) => {
       const tx = redis.multi();
       for (const c of commands) tx.call(c.name, c.args);
       return tx.exec();

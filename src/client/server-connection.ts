@@ -40,7 +40,6 @@ export class ServerConnection implements BalancerServer {
   weight: number;
   role: string;
   inFlight = 0;
-  health: ServerHealth = 'connecting';
   /** Requests answered or failed through this server, for load-spread statistics. */
   served = 0;
   readonly redis: Redis;
@@ -52,8 +51,14 @@ export class ServerConnection implements BalancerServer {
   /** Set when the watchdog dropped the connection: the failures that follow are timeouts. */
   private timedOut = false;
   private readonly watchdog: NodeJS.Timeout | undefined;
+  private state: ServerHealth = 'connecting';
 
-  constructor(address: string, data: RegistrationData, private readonly options: ConnectionOptions) {
+  /**
+   * `onEligibilityChange` runs synchronously whenever `eligible` may have changed (health or close), so the
+   * client can keep its candidate lists precomputed instead of filtering the server list per request.
+   */
+  constructor(address: string, data: RegistrationData, private readonly options: ConnectionOptions,
+    private readonly onEligibilityChange: () => void = () => undefined) {
     this.address = address;
     this.weight = data.weight;
     this.role = data.role;
@@ -71,17 +76,27 @@ export class ServerConnection implements BalancerServer {
       connectTimeout: options.connectTimeoutMs,
       retryStrategy: (times: number) => (this.closed ? null : Math.min(options.reconnectMaxMs, options.reconnectBaseMs * 2 ** Math.min(times - 1, 16))),
     });
-    this.redis.on('ready', () => { this.health = 'up'; this.timedOut = false; });
-    this.redis.on('close', () => { if (this.health === 'up') this.health = 'down'; });
+    this.redis.on('ready', () => { this.setHealth('up'); this.timedOut = false; });
+    this.redis.on('close', () => { if (this.state === 'up') this.setHealth('down'); });
     this.redis.on('error', () => undefined); // surfaced through the commands; an unhandled 'error' would crash
     this.firstAttempt = this.redis.connect().then(
-      () => { this.health = 'up'; },
-      () => { if (this.health === 'connecting') this.health = 'down'; },
+      () => { this.setHealth('up'); },
+      () => { if (this.state === 'connecting') this.setHealth('down'); },
     );
     if (options.commandTimeoutMs > 0) {
       this.watchdog = setInterval(() => this.checkTimeout(), Math.max(10, Math.min(250, options.commandTimeoutMs / 4)));
       this.watchdog.unref();
     }
+  }
+
+  get health(): ServerHealth {
+    return this.state;
+  }
+
+  private setHealth(health: ServerHealth): void {
+    if (this.state === health) return;
+    this.state = health;
+    this.onEligibilityChange();
   }
 
   update(data: RegistrationData): void {
@@ -91,20 +106,20 @@ export class ServerConnection implements BalancerServer {
 
   /** True when the balancer may pick this server. */
   get eligible(): boolean {
-    return this.health !== 'down' && !this.closed;
+    return this.state !== 'down' && !this.closed;
   }
 
   /** The connection when it is ready right now (the fast path, no await), else undefined. */
   readyNow(): Redis | undefined {
-    return this.health === 'up' && this.redis.status === 'ready' && !this.closed ? this.redis : undefined;
+    return this.state === 'up' && this.redis.status === 'ready' && !this.closed ? this.redis : undefined;
   }
 
   /** The connection when ready; waits for the first connection attempt; throws NotSentError otherwise. */
   async ready(): Promise<Redis> {
-    if (this.health === 'connecting') await this.firstAttempt;
+    if (this.state === 'connecting') await this.firstAttempt;
     if (this.closed) throw new NotSentError(this.address, 'connection closed by the client');
     if (this.redis.status !== 'ready') {
-      this.health = 'down';
+      this.setHealth('down');
       throw new NotSentError(this.address, `not connected (${this.redis.status})`);
     }
     return this.redis;
@@ -136,7 +151,7 @@ export class ServerConnection implements BalancerServer {
   }
 
   markDown(): void {
-    if (this.health === 'up') this.health = 'down';
+    if (this.state === 'up') this.setHealth('down');
   }
 
   private checkTimeout(): void {
@@ -148,7 +163,7 @@ export class ServerConnection implements BalancerServer {
     }
     if (now - this.progressAt < this.options.commandTimeoutMs) return;
     this.timedOut = true;
-    this.health = 'down';
+    this.setHealth('down');
     // Destroy, not end(): a stuck peer may never finish a graceful close. The close fails everything in
     // flight (no resend) and ioredis reconnects with backoff.
     this.redis.stream.destroy();
@@ -158,7 +173,8 @@ export class ServerConnection implements BalancerServer {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.health = 'down';
+    if (this.state === 'down') this.onEligibilityChange();
+    else this.setHealth('down');
     if (this.watchdog !== undefined) clearInterval(this.watchdog);
     if (this.redis.status === 'ready') {
       // QUIT lets replies in flight arrive first; bounded, since a stuck server may never answer it.
