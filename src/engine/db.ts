@@ -142,14 +142,21 @@ export class Db implements KvEngine {
 
   get(key: Bytes): Buffer | undefined {
     this.assertOpen();
-    const slot = this.index.slotOf(toIndexKey(key));
+    const slot = this.slotOfKey(key);
     if (slot < 0) return undefined;
     return this.readValue(this.index.fileIdAt(slot), this.index.offsetAt(slot), this.index.sizeAt(slot));
   }
 
   has(key: Bytes): boolean {
     this.assertOpen();
-    return this.index.slotOf(toIndexKey(key)) >= 0;
+    return this.slotOfKey(key) >= 0;
+  }
+
+  /** The index slot of a user key, or −1; bytes are looked up as they are, strings as their UTF-8 bytes. */
+  private slotOfKey(key: Bytes): number {
+    if (typeof key === 'string') return this.index.slotOf(toIndexKey(key));
+    const bytes = toBuffer(key);
+    return this.index.slotOfBytes(bytes, 0, bytes.length);
   }
 
   *iterate(options: IterateOptions = {}): IterableIterator<[Buffer, Buffer]> {
@@ -220,7 +227,7 @@ export class Db implements KvEngine {
       const scratch = this.scratchFor(size);
       encodeRecordInto(scratch, 0, RecordType.Normal, 0, keyBytes, valueBytes);
       const offset = this.appendRun(scratch, size);
-      this.addSuperseded(this.index.set(toIndexKey(keyBytes), this.activeFileId, offset, size));
+      this.addSuperseded(this.index.setBytes(keyBytes, 0, keyBytes.length, this.activeFileId, offset, size));
       return this.acknowledge();
     } catch (error) {
       return Promise.reject(error);
@@ -232,13 +239,12 @@ export class Db implements KvEngine {
     try {
       this.assertWritable();
       const keyBytes = this.checkKey(key);
-      const indexKey = toIndexKey(keyBytes);
-      if (this.index.slotOf(indexKey) < 0) return RESOLVED;
+      if (this.index.slotOfBytes(keyBytes, 0, keyBytes.length) < 0) return RESOLVED;
       const size = recordLength(1 + keyBytes.length, 0);
       const scratch = this.scratchFor(size);
       encodeRecordInto(scratch, 0, RecordType.Deleted, 0, keyBytes, EMPTY);
       this.appendRun(scratch, size);
-      this.addSuperseded(this.index.delete(indexKey));
+      this.addSuperseded(this.index.deleteBytes(keyBytes, 0, keyBytes.length));
       this.addGarbage(this.activeFileId, size);
       return this.acknowledge();
     } catch (error) {
@@ -314,9 +320,9 @@ export class Db implements KvEngine {
       const recordOffset = offsets === undefined ? offset : offsets[i]!;
       const size = sizes[i]!;
       if (ops[i]!.type === 'put') {
-        this.addSuperseded(this.index.set(toIndexKey(keys[i]!), fileId, recordOffset, size));
+        this.addSuperseded(this.index.setBytes(keys[i]!, 0, keys[i]!.length, fileId, recordOffset, size));
       } else {
-        this.addSuperseded(this.index.delete(toIndexKey(keys[i]!)));
+        this.addSuperseded(this.index.deleteBytes(keys[i]!, 0, keys[i]!.length));
         this.addGarbage(fileId, size);
       }
       offset += size;
@@ -687,6 +693,7 @@ export class Db implements KvEngine {
       }
     }
     this.files.clear();
+    this.index.clear();
     const lock = this.lock;
     this.lock = undefined;
     await lock?.release();

@@ -161,11 +161,16 @@ class RecordApplier {
       this.addGarbage(fileId, size);
       return;
     }
-    const key = buffer.toString('latin1', keyStart + this.seqScratch.length, keyEnd);
+    const userKeyStart = keyStart + this.seqScratch.length;
     if (seq === 0) {
-      this.apply(type, key, fileId, offset, size);
+      // Plain records, the bulk of any directory: looked up straight from the read buffer.
+      const index = this.index;
+      const superseded = type === RecordType.Normal ? index.setBytes(buffer, userKeyStart, keyEnd, fileId, offset, size) : index.deleteBytes(buffer, userKeyStart, keyEnd);
+      this.addGarbage(index.supersededFileId, superseded);
+      if (type !== RecordType.Normal) this.addGarbage(fileId, size);
       return;
     }
+    const key = buffer.toString('latin1', userKeyStart, keyEnd);
     let records = this.pendingBatches.get(seq);
     if (records === undefined) this.pendingBatches.set(seq, (records = []));
     records.push({ type, key, fileId, offset, size });
@@ -193,7 +198,7 @@ async function loadHintFile(fs: FileSystem, path: string, index: KeyIndex): Prom
       ) {
         throw corruption(path, record.offset, 'hint record holds no valid position');
       }
-      index.set(record.buffer.toString('latin1', record.keyStart, record.keyEnd), position.fileId, position.offset, position.size);
+      index.setBytes(record.buffer, record.keyStart, record.keyEnd, position.fileId, position.offset, position.size);
     });
     if (result.damage !== undefined) throw corruption(path, result.damage.offset, result.damage.reason);
   } finally {

@@ -83,3 +83,80 @@ test('scan walks any range forward and backward in unsigned byte order, like a s
     { numRuns: 400 },
   );
 });
+
+test('interleaved sets, deletes and scans stay exact through folds, rebuilds, retired slots and arena compaction', () => {
+  // Tiny limits so a short run crosses every internal threshold many times.
+  const opArb = fc.oneof(
+    fc.tuple(fc.constant('set' as const), keyArb, fc.nat({ max: 1000 })),
+    fc.tuple(fc.constant('delete' as const), keyArb, fc.constant(0)),
+    fc.tuple(fc.constant('scan' as const), fc.option(keyArb, { nil: undefined }), fc.nat({ max: 1 })),
+  );
+  const compare = (a: string, b: string): number => Buffer.compare(Buffer.from(a, 'latin1'), Buffer.from(b, 'latin1'));
+  fc.assert(
+    fc.property(fc.array(opArb, { maxLength: 300 }), fc.integer({ min: 1, max: 8 }), (ops, deltaKeysMax) => {
+      const index = new KeyIndex(777, { deltaKeysMax, arenaSlackRatio: 0.1, arenaSlackBytesMin: 0 });
+      const model = new Map<string, number>();
+      for (const [kind, key, n] of ops) {
+        if (kind === 'set') {
+          const had = model.get(key!);
+          assert.equal(index.set(key!, 1, n, n + 1), had === undefined ? 0 : had + 1);
+          model.set(key!, n);
+        } else if (kind === 'delete') {
+          const had = model.get(key!);
+          assert.equal(index.delete(key!), had === undefined ? 0 : had + 1);
+          model.delete(key!);
+        } else {
+          const reverse = n === 1;
+          let expected = [...model.keys()].sort(compare);
+          if (key !== undefined) expected = expected.filter((k) => (reverse ? compare(k, key) <= 0 : compare(k, key) >= 0));
+          if (reverse) expected.reverse();
+          const range: KeyRange = key === undefined ? {} : reverse ? { high: key, highInclusive: true } : { low: key, lowInclusive: true };
+          const got = index.scan(range, reverse, 1000);
+          assert.deepEqual(got.map(([k]) => k), expected);
+          for (const [k, slot] of got) assert.equal(index.offsetAt(slot), model.get(k));
+        }
+      }
+      assert.equal(index.size, model.size);
+      for (const [key, n] of model) assert.equal(index.offsetAt(index.slotOf(key)), n);
+    }),
+    { numRuns: 500 },
+  );
+});
+
+test('bytes and string forms of a key are the same key; merge relocation follows only the exact record', () => {
+  const index = new KeyIndex(5);
+  const bytes = Buffer.from([0x00, 0xff, 0x80, 0x41]);
+  index.setBytes(Buffer.concat([Buffer.from('xx'), bytes]), 2, 6, 3, 40, 20);
+  const slot = index.slotOf(bytes.toString('latin1'));
+  assert.ok(slot >= 0);
+  assert.equal(index.liveSlotOfBytes(bytes, 0, 4, 3, 40), slot);
+  assert.equal(index.liveSlotOfBytes(bytes, 0, 4, 3, 41), -1);
+  assert.ok(index.relocateIfAt(slot, 3, 40, 9, 0, 20));
+  assert.equal(index.fileIdAt(slot), 9);
+  assert.ok(!index.relocateIfAt(slot, 3, 40, 10, 0, 20), 'the slot no longer holds the old record');
+  index.deleteBytes(bytes, 0, 4);
+  index.set('other', 1, 1, 1); // may reuse the slot
+  assert.ok(!index.relocateIfAt(slot, 9, 0, 11, 0, 20), 'a freed or reused slot is not relocated');
+  assert.equal(index.slotOfBytes(bytes, 0, 4), -1);
+});
+
+test('a large index sorts keys of shared prefixes and mixed lengths exactly (radix over 4-byte digits)', () => {
+  const index = new KeyIndex(9);
+  const keys: string[] = [];
+  for (let i = 0; i < 20_000; i++) {
+    const key = i % 3 === 0 ? `user:${i % 97}` : i % 3 === 1 ? `user:${String(i).padStart(7, '0')}:x` : Buffer.from([i & 0xff, (i >> 8) & 0xff, 0, 0, i % 5]).toString('latin1').slice(0, 1 + (i % 5));
+    keys.push(key);
+    index.set(key, 1, i, 1);
+  }
+  const expected = [...new Set(keys)].sort((a, b) => Buffer.compare(Buffer.from(a, 'latin1'), Buffer.from(b, 'latin1')));
+  const got: string[] = [];
+  let range: KeyRange = {};
+  for (;;) {
+    const chunk = index.scan(range, false, 256);
+    for (const [key] of chunk) got.push(key);
+    if (chunk.length < 256) break;
+    range = { low: chunk[chunk.length - 1]![0], lowInclusive: false };
+  }
+  assert.deepEqual(got, expected);
+  assert.ok(index.estimateBytes() / index.size < 100);
+});
