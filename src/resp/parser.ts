@@ -48,6 +48,31 @@ function parseLength(buf: Buffer, start: number, end: number): number {
   return negative ? -n : n;
 }
 
+/**
+ * Fast path for a frame header (`*3\r\n`, `$100\r\n`): the non-negative decimal number after the type byte
+ * at `pos`, when the whole header (digits, CR, LF) is in buf[pos, end) and well-formed. -1 = anything else
+ * (incomplete, negative, malformed, too long): the caller then takes the general path, which reports it.
+ * The header ends at the returned `headerEnd` (set as a side result to avoid an allocation).
+ */
+let headerEnd = 0;
+function scanHeader(buf: Buffer, pos: number, end: number): number {
+  let i = pos + 1;
+  const limit = Math.min(end - 1, i + 18);
+  let n = 0;
+  for (; i < limit; i++) {
+    const c = buf[i]!;
+    if (c === CR) {
+      if (i === pos + 1 || buf[i + 1] !== LF) return -1;
+      headerEnd = i + 2;
+      return n;
+    }
+    const d = c - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return -1;
+}
+
 export class RespParser {
   limits: ParserLimits;
   private buf: Buffer = EMPTY;
@@ -118,21 +143,26 @@ export class RespParser {
           if (result !== true) return result;
           continue;
         }
-        const nl = buf.indexOf(CR, pos);
-        if (nl < 0 || nl + 1 >= end) {
-          if (end - pos > INLINE_BYTES_MAX) return new ProtocolError('Protocol error: too big mbulk count string');
-          return undefined;
+        let n = scanHeader(buf, pos, end);
+        let next = headerEnd;
+        if (n < 0) {
+          const nl = buf.indexOf(CR, pos);
+          if (nl < 0 || nl + 1 >= end) {
+            if (end - pos > INLINE_BYTES_MAX) return new ProtocolError('Protocol error: too big mbulk count string');
+            return undefined;
+          }
+          if (nl - pos > INLINE_BYTES_MAX) return new ProtocolError('Protocol error: too big mbulk count string');
+          n = parseLength(buf, pos + 1, nl);
+          if (Number.isNaN(n)) return new ProtocolError('Protocol error: invalid multibulk length');
+          next = nl + 2;
         }
-        if (nl - pos > INLINE_BYTES_MAX) return new ProtocolError('Protocol error: too big mbulk count string');
-        const n = parseLength(buf, pos + 1, nl);
-        if (Number.isNaN(n)) return new ProtocolError('Protocol error: invalid multibulk length');
         if (n > this.limits.multibulkLengthMax) {
           return new ProtocolError(
             `Protocol error: invalid multibulk length (${n} exceeds proto-max-multibulk-len ${this.limits.multibulkLengthMax})`,
             'proto-max-multibulk-len',
           );
         }
-        this.pos = pos = nl + 2;
+        this.pos = pos = next;
         if (n <= 0) continue; // Redis ignores `*0` and `*-1`.
         this.args = [];
         this.argsWanted = n;
@@ -145,21 +175,26 @@ export class RespParser {
           if (buf[pos] !== 36 /* '$' */) {
             return new ProtocolError(`Protocol error: expected '$', got '${String.fromCharCode(buf[pos]!)}'`);
           }
-          const nl = buf.indexOf(CR, pos);
-          if (nl < 0 || nl + 1 >= end) {
-            if (end - pos > INLINE_BYTES_MAX) return new ProtocolError('Protocol error: too big bulk count string');
-            return undefined;
+          let len = scanHeader(buf, pos, end);
+          let next = headerEnd;
+          if (len < 0) {
+            const nl = buf.indexOf(CR, pos);
+            if (nl < 0 || nl + 1 >= end) {
+              if (end - pos > INLINE_BYTES_MAX) return new ProtocolError('Protocol error: too big bulk count string');
+              return undefined;
+            }
+            if (nl - pos > INLINE_BYTES_MAX) return new ProtocolError('Protocol error: too big bulk count string');
+            len = parseLength(buf, pos + 1, nl);
+            if (Number.isNaN(len) || len < 0) return new ProtocolError('Protocol error: invalid bulk length');
+            next = nl + 2;
           }
-          if (nl - pos > INLINE_BYTES_MAX) return new ProtocolError('Protocol error: too big bulk count string');
-          const len = parseLength(buf, pos + 1, nl);
-          if (Number.isNaN(len) || len < 0) return new ProtocolError('Protocol error: invalid bulk length');
           if (len > this.limits.bulkBytesMax) {
             return new ProtocolError(
               `Protocol error: invalid bulk length (${len} exceeds proto-max-bulk-len ${this.limits.bulkBytesMax})`,
               'proto-max-bulk-len',
             );
           }
-          this.pos = pos = nl + 2;
+          this.pos = pos = next;
           this.bulkLength = len;
         }
         const len = this.bulkLength;

@@ -90,6 +90,34 @@ export class ReplyWriter {
     this.end += this.slab.write(text, this.end, 'latin1');
   }
 
+  /** Writes `prefix`, the decimal digits of a safe integer, and CRLF (`:42\r\n`, `$100\r\n`, `*3\r\n`). */
+  private writeHeader(prefix: number, n: number): void {
+    this.reserve(24);
+    const slab = this.slab;
+    let at = this.end;
+    slab[at++] = prefix;
+    if (n < 0) {
+      slab[at++] = 45; // '-'
+      n = -n;
+    }
+    if (n < 10) {
+      slab[at++] = 48 + n;
+    } else {
+      let digits = 1;
+      for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+      at += digits;
+      for (let i = at - 1; n >= 10; i--) {
+        const q = Math.floor(n / 10);
+        slab[i] = 48 + n - q * 10;
+        n = q;
+      }
+      slab[at - digits] = 48 + n;
+    }
+    slab[at++] = 13;
+    slab[at++] = 10;
+    this.end = at;
+  }
+
   writeBytes(bytes: Buffer): void {
     if (bytes.length >= COPY_BYTES_MAX) {
       if (this.end > this.start) this.cut();
@@ -103,17 +131,51 @@ export class ReplyWriter {
   }
 
   writeBulk(bytes: Buffer): void {
-    this.writeAscii(`$${bytes.length}\r\n`);
-    this.writeBytes(bytes);
-    this.writeAscii('\r\n');
+    const n = bytes.length;
+    if (n >= COPY_BYTES_MAX) {
+      this.writeHeader(36 /* '$' */, n);
+      this.writeBytes(bytes);
+      this.writeAscii('\r\n');
+      return;
+    }
+    // Header, body and CRLF in one reservation.
+    this.reserve(n + 26);
+    this.writeHeader(36 /* '$' */, n);
+    const slab = this.slab;
+    let at = this.end;
+    if (n <= 32) for (let i = 0; i < n; i++) slab[at++] = bytes[i]!;
+    else at += bytes.copy(slab, at);
+    slab[at++] = 13;
+    slab[at++] = 10;
+    this.end = at;
+  }
+
+  /** Writes a simple status string: `+OK\r\n`. */
+  private writeStatus(text: string): void {
+    const n = text.length;
+    if (n > 24) {
+      this.writeAscii(`+${text}\r\n`);
+      return;
+    }
+    this.reserve(n + 3);
+    const slab = this.slab;
+    let at = this.end;
+    slab[at++] = 43; // '+'
+    for (let i = 0; i < n; i++) slab[at++] = text.charCodeAt(i);
+    slab[at++] = 13;
+    slab[at++] = 10;
+    this.end = at;
   }
 
   write(reply: Reply, proto: ProtocolVersion): void {
     if (reply === null) {
       this.writeAscii(proto === 3 ? '_\r\n' : '$-1\r\n');
     } else if (typeof reply === 'string') {
-      this.writeAscii(`+${reply}\r\n`);
-    } else if (typeof reply === 'number' || typeof reply === 'bigint') {
+      this.writeStatus(reply);
+    } else if (typeof reply === 'number') {
+      if (Number.isSafeInteger(reply)) this.writeHeader(58 /* ':' */, reply);
+      else this.writeAscii(`:${reply}\r\n`);
+    } else if (typeof reply === 'bigint') {
       this.writeAscii(`:${reply}\r\n`);
     } else if (Buffer.isBuffer(reply)) {
       this.writeBulk(reply);
@@ -123,14 +185,14 @@ export class ReplyWriter {
     } else if (reply === NIL_ARRAY) {
       this.writeAscii(proto === 3 ? '_\r\n' : '*-1\r\n');
     } else if (reply instanceof ReplyMap) {
-      this.writeAscii(proto === 3 ? `%${reply.entries.length}\r\n` : `*${reply.entries.length * 2}\r\n`);
+      this.writeHeader(proto === 3 ? 37 /* '%' */ : 42 /* '*' */, proto === 3 ? reply.entries.length : reply.entries.length * 2);
       for (const [k, v] of reply.entries) {
         this.write(k, proto);
         this.write(v, proto);
       }
     } else {
       const items = reply as readonly Reply[];
-      this.writeAscii(`*${items.length}\r\n`);
+      this.writeHeader(42 /* '*' */, items.length);
       for (const item of items) this.write(item, proto);
     }
   }
