@@ -4,11 +4,14 @@
 // unsent output passes `client-output-buffer-limit` is disconnected; a protocol error closes the
 // connection after the error reply, as Redis does. Reading also pauses while READ_PAUSE_REPLIES replies
 // are in flight, so a client pipelining into a slow fsync cannot make the server queue without bound.
+// Hot path: GET and plain SET are recognised from their bytes and skip the generic command lookup; a
+// grouped write's reply is a `PendingReply`, released when its group settles (one listener per group).
 import type { Socket } from 'node:net';
 import { RespParser } from '../resp/parser.js';
 import { ReplyError, ReplyWriter, type ProtocolVersion, type Reply } from '../resp/reply.js';
 import { checkArity, lookupDataCommand } from '../store/data-commands.js';
-import type { WatchedKey } from '../store/mutation.js';
+import type { Mutation, WatchedKey } from '../store/mutation.js';
+import { PendingReply, type WriteGroup } from '../store/pending-reply.js';
 import { ErrorCode, isCaskError } from '../util/errors.js';
 import type { ClientInfo, ServerContext } from './context.js';
 import { lookupServerCommand, NO_REPLY, type Outcome } from './server-commands.js';
@@ -20,6 +23,7 @@ const READ_PAUSE_REPLIES = 16 * 1024;
 /** Flush inside a long pipeline once this many reply bytes are encoded. */
 const FLUSH_BYTES = 256 * 1024;
 
+/** A reply owed behind an earlier one still in flight: done once its promise settled. */
 interface Slot {
   done: boolean;
   reply: Outcome;
@@ -74,7 +78,11 @@ export class Connection implements ClientInfo {
 
   private readonly parser: RespParser;
   private readonly writer = new ReplyWriter();
-  private slots: Slot[] = [];
+  private slots: Array<Slot | PendingReply> = [];
+  /** The last write group this connection listens to (one listener per group is enough). */
+  private listenedGroup: WriteGroup | undefined;
+  private readonly onCommandBound = (argv: Buffer[]): void => this.onCommand(argv);
+  private readonly drainBound = (): void => this.drain();
   private slotHead = 0;
   /** Commands parsed while an earlier one must finish first (read barrier, non-synchronous store). */
   private backlog: Buffer[][] = [];
@@ -117,7 +125,7 @@ export class Connection implements ClientInfo {
     if (this.closeAfterReplies || this.closed) return;
     this.ctx.stats.inputBytes += chunk.length;
     this.lastCommandAtMs = Date.now();
-    const error = this.parser.feed(chunk, (argv) => this.onCommand(argv));
+    const error = this.parser.feed(chunk, this.onCommandBound);
     if (error !== undefined) {
       this.ctx.stats.protocolErrors++;
       this.ctx.log.info('protocol error, closing client', { client: this.id, addr: this.remote, error: error.message });
@@ -145,7 +153,7 @@ export class Connection implements ClientInfo {
 
   private execute(argv: Buffer[]): void {
     this.ctx.stats.commandsProcessed++;
-    let result: Outcome | Promise<Outcome>;
+    let result: Outcome | Promise<Outcome> | PendingReply;
     try {
       result = this.dispatch(argv);
     } catch (error) {
@@ -175,8 +183,20 @@ export class Connection implements ClientInfo {
     this.scheduleFlush();
   }
 
-  private dispatch(argv: Buffer[]): Outcome | Promise<Outcome> {
-    const name = commandName(argv[0]!);
+  private dispatch(argv: Buffer[]): Outcome | Promise<Outcome> | PendingReply {
+    const first = argv[0]!;
+    if (first.length === 3 && this.multi === undefined && (first[1]! | 0x20) === 0x65 && (first[2]! | 0x20) === 0x74) {
+      const c = first[0]! | 0x20;
+      if (c === 0x67 /* g */ && argv.length === 2) {
+        this.lastCommand = 'get';
+        return this.get(argv[1]!);
+      }
+      if (c === 0x73 /* s */ && argv.length === 3) {
+        this.lastCommand = 'set';
+        return this.submit({ op: 'set', key: argv[1]!, value: argv[2]!, nx: false, xx: false, get: false });
+      }
+    }
+    const name = commandName(first);
     this.lastCommand = name;
     if (this.multi !== undefined && name !== 'exec' && name !== 'discard' && name !== 'multi' && name !== 'watch' && name !== 'quit') {
       return this.queue(name, argv);
@@ -205,7 +225,24 @@ export class Connection implements ClientInfo {
         (error: unknown) => barrierError(error),
       );
     }
-    const out = store.submit(parsed.mutation);
+    return this.submit(parsed.mutation);
+  }
+
+  /** GET without the generic path: same barrier and view as any read. */
+  private get(key: Buffer): Outcome | Promise<Outcome> {
+    const store = this.ctx.store;
+    const barrier = store.readBarrier(this.staleReads);
+    if (barrier === undefined) return store.view.get(key) ?? null;
+    this.mustWait = true;
+    return barrier.then(
+      () => store.view.get(key) ?? null,
+      (error: unknown) => barrierError(error),
+    );
+  }
+
+  private submit(mutation: Mutation): Outcome | Promise<Outcome> | PendingReply {
+    const store = this.ctx.store;
+    const out = store.submit(mutation);
     if (!store.appliesSynchronously && isPromise(out)) this.mustWait = true;
     return out;
   }
@@ -227,7 +264,15 @@ export class Connection implements ClientInfo {
   }
 
   /** Appends a reply in request order. */
-  private push(result: Outcome | Promise<Outcome>): void {
+  private push(result: Outcome | Promise<Outcome> | PendingReply): void {
+    if (result instanceof PendingReply) {
+      this.slots.push(result);
+      if (this.listenedGroup !== result.group) {
+        this.listenedGroup = result.group;
+        result.group.listen(this.drainBound);
+      }
+      return;
+    }
     if (this.slotHead === this.slots.length && !isPromise(result)) {
       if (result !== NO_REPLY) this.writer.write(result, this.proto);
       return;
@@ -248,21 +293,38 @@ export class Connection implements ClientInfo {
   private complete(slot: Slot, reply: Outcome): void {
     slot.done = true;
     slot.reply = reply;
+    this.drain();
+  }
+
+  /** Writes every reply at the head of the queue that is ready, in order. */
+  private drain(): void {
     if (this.closed) return;
-    let moved = false;
-    while (this.slotHead < this.slots.length && this.slots[this.slotHead]!.done) {
-      const head = this.slots[this.slotHead++]!;
-      if (head.reply !== NO_REPLY) this.writer.write(head.reply, this.proto);
-      moved = true;
+    const slots = this.slots;
+    let head = this.slotHead;
+    const start = head;
+    while (head < slots.length) {
+      const slot = slots[head]!;
+      let reply: Outcome;
+      if (slot instanceof PendingReply) {
+        if (!slot.settled) break;
+        reply = slot.result();
+      } else {
+        if (!slot.done) break;
+        reply = slot.reply;
+      }
+      head++;
+      if (reply !== NO_REPLY) this.writer.write(reply, this.proto);
     }
-    if (this.slotHead === this.slots.length) {
+    this.slotHead = head;
+    if (head === slots.length) {
       this.slots = [];
       this.slotHead = 0;
-    } else if (this.slotHead > 1024) {
-      this.slots = this.slots.slice(this.slotHead);
+      this.listenedGroup = undefined;
+    } else if (head > 1024) {
+      this.slots = slots.slice(head);
       this.slotHead = 0;
     }
-    if (moved) this.scheduleFlush();
+    if (head > start) this.scheduleFlush();
     if (this.pausedForReplies && this.pendingReplies < READ_PAUSE_REPLIES / 2) {
       this.pausedForReplies = false;
       if (!this.closeAfterReplies && !this.pausedForOutput) this.socket.resume();

@@ -7,6 +7,7 @@ import { ReplyError, ReplyMap, NIL_ARRAY, type Reply } from '../resp/reply.js';
 import { checkArity, dataCommandNames, lookupDataCommand, type CommandSpec } from '../store/data-commands.js';
 import { globMatch } from '../store/glob-match.js';
 import { parseInt64 } from '../store/numbers.js';
+import { PendingReply } from '../store/pending-reply.js';
 import { version } from '../util/version.js';
 import type { Connection } from './connection.js';
 import type { ServerContext } from './context.js';
@@ -302,7 +303,7 @@ define('exec', 1, [], 'Runs the queued commands as one atomic write.', (conn, _a
   };
   if (dataCommands.length === 0 && watch.length === 0) return finish([]);
   const out = ctx.store.submit({ op: 'exec', commands: dataCommands, watch });
-  return out instanceof Promise ? out.then(finish) : finish(out);
+  return out instanceof Promise || out instanceof PendingReply ? Promise.resolve(out).then(finish) : finish(out);
 }, { group: 'transactions' });
 
 // --- server ----------------------------------------------------------------------------------------

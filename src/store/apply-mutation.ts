@@ -29,6 +29,8 @@ const ERR_TOO_BIG = new ReplyError('ERR string exceeds maximum allowed size (pro
 
 export function applyMutation(state: KvView, m: Mutation, ctx: ApplyContext): ApplyResult {
   if (m.op === 'exec') return applyExec(state, m, ctx);
+  // The most common write, a plain SET, needs no view: it reads nothing and writes one key.
+  if (m.op === 'set' && !m.nx && !m.xx && !m.get) return { ops: [{ type: 'put', key: m.key, value: m.value }], reply: 'OK' };
   const view = new DirectView(state);
   const reply = applyTo(view, m, ctx);
   return { ops: view.ops(), reply };

@@ -5,6 +5,7 @@ import type { EngineStat } from '../engine/types.js';
 import type { Reply } from '../resp/reply.js';
 import type { KvView } from './kv-view.js';
 import type { Mutation } from './mutation.js';
+import type { PendingReply } from './pending-reply.js';
 import type { ReadContext } from './data-commands.js';
 
 export type StoreMode = 'standalone' | 'raft';
@@ -27,10 +28,11 @@ export interface KvStore {
    */
   readBarrier(stale?: boolean): Promise<void> | undefined;
   /**
-   * Applies a mutation. The reply is returned (or its promise resolves) once the write is as durable as
-   * the sync policy promises (Raft: committed and applied). A failed write resolves to an error reply.
+   * Applies a mutation. The reply is returned (or its promise resolves, or its `PendingReply` settles) once
+   * the write is as durable as the sync policy promises (Raft: committed and applied). A failed write
+   * resolves to an error reply. A `PendingReply` is also a thenable.
    */
-  submit(mutation: Mutation): Reply | Promise<Reply>;
+  submit(mutation: Mutation): Reply | Promise<Reply> | PendingReply;
   /** Sequence number of the last applied mutation; WATCH records it. */
   readonly appliedSeq: number;
   /** WATCH bookkeeping: keys some client watches (reference-counted), so changes to them are tracked. */

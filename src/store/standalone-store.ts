@@ -2,6 +2,7 @@
 // writes not yet handed to it; the WriteOps of every mutation in one event-loop turn are committed with a
 // single engine write (one write(2) instead of one per command, like Redis's AOF buffer), and each reply
 // is released when that write resolves (durable per the sync policy; with `always`, after the shared fsync).
+// Grouped writes answer with a `PendingReply` of the turn's `WriteGroup` rather than a promise each.
 // Invariants: a mutation sees every earlier one (pending writes are visible through `view`); nothing is
 // acknowledged before the engine write holding it resolves; a turn's batch is atomic, so it is never torn.
 import type { EngineStat, IterateOptions, KvEngine, WriteOp } from '../engine/types.js';
@@ -10,6 +11,7 @@ import { applyMutation, type ApplyContext } from './apply-mutation.js';
 import type { KvStore } from './kv-store.js';
 import type { KvView } from './kv-view.js';
 import type { Mutation } from './mutation.js';
+import { PendingReply, WriteGroup, writeFailed } from './pending-reply.js';
 import { ScanCursorTable } from './scan-cursors.js';
 
 /** FLUSHALL of a large keyspace is committed in batches of this many deletes. */
@@ -26,42 +28,50 @@ export interface StandaloneStoreOptions {
   batchPerTurn?: boolean;
 }
 
-/** One mutation's share of a pending batch; `error` is set when its writes failed. */
-interface Segment {
-  readonly ops: WriteOp[];
-  error: unknown;
-}
-
-/** The writes of one event-loop turn: their segments and the promise that settles once they are committed. */
-interface Group {
-  readonly segments: Segment[];
-  readonly done: Promise<void>;
-  resolve(): void;
-}
-
-function newGroup(): Group {
-  let resolve!: () => void;
-  const done = new Promise<void>((r) => (resolve = r));
-  return { segments: [], done, resolve };
-}
-
 function keyBytes(key: WriteOp['key']): Buffer {
   return typeof key === 'string' ? Buffer.from(key) : Buffer.isBuffer(key) ? key : Buffer.from(key.buffer, key.byteOffset, key.byteLength);
 }
 
-/** The engine as seen by commands: pending (not yet committed) writes first. */
+/**
+ * The engine as seen by commands: pending (not yet committed) writes first. The pending writes are kept as
+ * the list of operations to commit; the key → value map that reads consult is built only when a read
+ * happens while writes are pending, so a turn of blind writes (SET, MSET) never pays for it.
+ */
 class PendingView implements KvView {
-  readonly changes = new Map<string, Buffer | null>();
+  /** Operations of the current turn, in order: what `commitPending` hands to the engine. */
+  ops: WriteOp[] = [];
+  /** Latest pending value per key (latin1), or undefined while not built. */
+  private changes: Map<string, Buffer | null> | undefined;
   constructor(
     private readonly engine: KvEngine,
     private readonly commit: () => void,
   ) {}
+  add(op: WriteOp, key: Buffer, value: Buffer | null): void {
+    this.ops.push(op);
+    if (this.changes !== undefined) this.changes.set(key.toString('latin1'), value);
+  }
+  /** Takes the pending operations (after which nothing is pending). */
+  take(): WriteOp[] {
+    const ops = this.ops;
+    this.ops = [];
+    this.changes = undefined;
+    return ops;
+  }
   get(key: Buffer): Buffer | undefined {
-    if (this.changes.size > 0) {
-      const change = this.changes.get(key.toString('latin1'));
+    if (this.ops.length > 0) {
+      const change = this.pendingChanges().get(key.toString('latin1'));
       if (change !== undefined) return change === null ? undefined : change;
     }
     return this.engine.get(key);
+  }
+  private pendingChanges(): Map<string, Buffer | null> {
+    let changes = this.changes;
+    if (changes === undefined) {
+      changes = new Map();
+      for (const op of this.ops) changes.set(keyBytes(op.key).toString('latin1'), op.type === 'put' ? keyBytes(op.value) : null);
+      this.changes = changes;
+    }
+    return changes;
   }
   has(key: Buffer): boolean {
     return this.get(key) !== undefined;
@@ -84,7 +94,9 @@ export class StandaloneStore implements KvStore {
   readonly merge: (() => Promise<void>) | undefined;
   private readonly pendingView: PendingView;
   private readonly batchPerTurn: boolean;
-  private group: Group | undefined;
+  /** The current turn's group and its writes (undefined/empty when nothing is pending). */
+  private group: WriteGroup | undefined;
+  private groupWrites: PendingReply[] = [];
   private pendingOps = 0;
   private pendingBytes = 0;
   private commitScheduled = false;
@@ -98,7 +110,7 @@ export class StandaloneStore implements KvStore {
     private readonly engine: KvEngine,
     options: StandaloneStoreOptions,
   ) {
-    this.pendingView = new PendingView(engine, () => this.commitPending());
+    this.pendingView = new PendingView(engine, this.commitPendingNow);
     this.view = this.pendingView;
     this.batchPerTurn = options.batchPerTurn ?? true;
     const mergeable = engine as KvEngine & { merge?: () => Promise<unknown> };
@@ -123,7 +135,7 @@ export class StandaloneStore implements KvStore {
     return undefined;
   }
 
-  submit(mutation: Mutation): Reply | Promise<Reply> {
+  submit(mutation: Mutation): Reply | Promise<Reply> | PendingReply {
     const { ops, reply } = applyMutation(this.pendingView, mutation, this.readContext);
     if (ops.length === 0) return reply;
     for (const op of ops) {
@@ -136,24 +148,26 @@ export class StandaloneStore implements KvStore {
       this.commitPending();
       return this.settle(this.commitAlone(mutation, ops), reply);
     }
-    const group = (this.group ??= newGroup());
-    const segment: Segment = { ops, error: undefined };
-    group.segments.push(segment);
-    const changes = this.pendingView.changes;
+    const group = (this.group ??= new WriteGroup());
+    const pending = new PendingReply(group, reply, ops);
+    this.groupWrites.push(pending);
+    const view = this.pendingView;
     for (const op of ops) {
       const key = keyBytes(op.key);
       const value = op.type === 'put' ? keyBytes(op.value) : null;
-      changes.set(key.toString('latin1'), value);
+      view.add(op, key, value);
       this.pendingBytes += key.length + (value === null ? 0 : value.length);
     }
     this.pendingOps += ops.length;
     if (this.pendingOps >= PENDING_OPS_MAX || this.pendingBytes >= PENDING_BYTES_MAX) this.commitPending();
     else if (!this.commitScheduled) {
       this.commitScheduled = true;
-      setImmediate(() => this.commitPending());
+      setImmediate(this.commitPendingNow);
     }
-    return group.done.then(() => (segment.error === undefined ? reply : writeFailed(segment.error)));
+    return pending;
   }
+
+  private readonly commitPendingNow = (): void => this.commitPending();
 
   private settle(done: Promise<void> | Error, reply: Reply): Reply | Promise<Reply> {
     if (done instanceof Error) return writeFailed(done);
@@ -185,15 +199,12 @@ export class StandaloneStore implements KvStore {
     this.commitScheduled = false;
     const group = this.group;
     if (group === undefined) return;
+    const writes = this.groupWrites;
     this.group = undefined;
+    this.groupWrites = [];
     this.pendingOps = 0;
     this.pendingBytes = 0;
-    this.pendingView.changes.clear();
-    const segments = group.segments;
-    const ops = segments.length === 1 ? segments[0]!.ops : segments.flatMap((s) => s.ops);
-    const failAll = (error: unknown) => {
-      for (const s of segments) s.error = error;
-    };
+    const ops = this.pendingView.take();
     let done: Promise<void>;
     try {
       const op = ops[0]!;
@@ -201,20 +212,23 @@ export class StandaloneStore implements KvStore {
     } catch {
       // Refused before anything was written (a limit): commit each mutation alone so only the bad one fails.
       const parts: Promise<void>[] = [];
-      for (const segment of segments) {
+      for (const write of writes) {
         try {
-          parts.push(this.watchInFlight(this.engine.write(segment.ops)).catch((error: unknown) => void (segment.error = error)));
+          parts.push(this.watchInFlight(this.engine.write(write.ops)).catch((error: unknown) => void (write.error = error)));
         } catch (error) {
-          segment.error = error;
+          write.error = error;
         }
       }
-      void Promise.all(parts).then(group.resolve);
+      void Promise.all(parts).then(() => group.settle());
       return;
     }
-    this.watchInFlight(done).then(group.resolve, (error: unknown) => {
-      failAll(error);
-      group.resolve();
-    });
+    this.watchInFlight(done).then(
+      () => group.settle(),
+      (error: unknown) => {
+        for (const write of writes) write.error = error;
+        group.settle();
+      },
+    );
   }
 
   private watchInFlight(done: Promise<void>): Promise<void> {
@@ -276,9 +290,4 @@ export class StandaloneStore implements KvStore {
     await this.engine.sync();
     await this.engine.close();
   }
-}
-
-function writeFailed(error: unknown): ReplyError {
-  const message = error instanceof Error ? error.message : String(error);
-  return new ReplyError(`ERR write failed: ${message}`);
 }
