@@ -29,6 +29,22 @@ interface Slot {
   reply: Outcome;
 }
 
+/**
+ * Connections with replies to send once the event loop has handled every socket that was readable: like
+ * Redis's write-before-sleep, the replies of one turn go out in a burst after all reads, so a client that
+ * sleeps in epoll is woken once per burst rather than once per connection read (a wake-up is what a
+ * loopback write costs most, and far more in a VM).
+ */
+let flushQueue: Connection[] = [];
+let flushQueued = false;
+
+function flushQueuedConnections(): void {
+  const queue = flushQueue;
+  flushQueue = [];
+  flushQueued = false;
+  for (const conn of queue) conn.flushQueuedReplies();
+}
+
 function isPromise(x: unknown): x is Promise<Outcome> {
   return typeof x === 'object' && x !== null && typeof (x as { then?: unknown }).then === 'function';
 }
@@ -89,6 +105,8 @@ export class Connection implements ClientInfo {
   private waiting = false;
   private closeAfterReplies = false;
   private flushScheduled = false;
+  /** In `flushQueue`, waiting for the end of the poll phase. */
+  private inFlushQueue = false;
   private pausedForOutput = false;
   private pausedForReplies = false;
   closed = false;
@@ -134,7 +152,7 @@ export class Connection implements ClientInfo {
       this.socket.pause();
       this.maybeEnd();
     }
-    this.flush();
+    this.flushAfterReads();
   }
 
   private onCommand(argv: Buffer[]): void {
@@ -334,6 +352,23 @@ export class Connection implements ClientInfo {
   /** Replies still owed to this client (in flight). */
   get pendingReplies(): number {
     return this.slots.length - this.slotHead;
+  }
+
+  /** Sends this turn's replies once every readable socket has been read (see `flushQueue`). */
+  private flushAfterReads(): void {
+    if (this.inFlushQueue) return;
+    this.inFlushQueue = true;
+    flushQueue.push(this);
+    if (!flushQueued) {
+      flushQueued = true;
+      setImmediate(flushQueuedConnections);
+    }
+  }
+
+  /** Called by `flushQueuedConnections`. */
+  flushQueuedReplies(): void {
+    this.inFlushQueue = false;
+    this.flush();
   }
 
   private scheduleFlush(): void {
