@@ -20,22 +20,29 @@ function argValue(name: string, fallback: number): number {
   return at >= 0 ? Number(process.argv[at + 1]) : fallback;
 }
 
-/** Deterministic pseudo-random keys (splitmix-like), so every engine sees the same keys. */
-function makeKeys(count: number, seed: number): Buffer[] {
-  let state = BigInt(seed);
-  const keys: Buffer[] = [];
-  for (let i = 0; i < count; i++) {
-    const key = Buffer.allocUnsafe(KEY_BYTES);
-    for (let w = 0; w < KEY_BYTES; w += 8) {
+/**
+ * Deterministic pseudo-random keys (splitmix-like), so every engine sees the same keys. They live in one
+ * buffer and are handed out as views: an array of a million Buffer objects would add ~200 MiB of the
+ * harness's own memory to every engine's peak RSS.
+ */
+class KeySet {
+  readonly bytes: Buffer;
+
+  constructor(readonly count: number, seed: number) {
+    this.bytes = Buffer.allocUnsafe(count * KEY_BYTES);
+    let state = BigInt(seed);
+    for (let at = 0; at < this.bytes.length; at += 8) {
       state = (state + 0x9e3779b97f4a7c15n) & 0xffffffffffffffffn;
       let z = state;
       z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & 0xffffffffffffffffn;
       z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & 0xffffffffffffffffn;
-      key.writeBigUInt64BE(z ^ (z >> 31n), w);
+      this.bytes.writeBigUInt64BE(z ^ (z >> 31n), at);
     }
-    keys.push(key);
   }
-  return keys;
+
+  at(i: number): Buffer {
+    return this.bytes.subarray(i * KEY_BYTES, (i + 1) * KEY_BYTES);
+  }
 }
 
 function peakRssMiB(): number {
@@ -161,7 +168,7 @@ function percentile(samples: number[], p: number): number {
 }
 
 /** Latency samples (µs) of alternating gets and puts until `until` settles. */
-async function sampleLatencies(db: Db, keys: Buffer[], value: Buffer, until: Promise<unknown> | number): Promise<{ get: number[]; put: number[] }> {
+async function sampleLatencies(db: Db, keys: KeySet, value: Buffer, until: Promise<unknown> | number): Promise<{ get: number[]; put: number[] }> {
   const get: number[] = [];
   const put: number[] = [];
   let done = false;
@@ -169,7 +176,7 @@ async function sampleLatencies(db: Db, keys: Buffer[], value: Buffer, until: Pro
   else void until.finally(() => (done = true));
   let i = 0;
   while (!done) {
-    const key = keys[(i * 7919) % keys.length]!;
+    const key = keys.at((i * 7919) % keys.count);
     let started = performance.now();
     db.get(key);
     get.push((performance.now() - started) * 1000);
@@ -188,13 +195,13 @@ async function runCaskdbMerge(keyCount: number): Promise<Results> {
   const dir = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'bench-merge-'));
   const results: Results = {};
   try {
-    const keys = makeKeys(keyCount, 42);
+    const keys = new KeySet(keyCount, 42);
     const value = Buffer.alloc(VALUE_BYTES, 'v');
     let db = await Db.open({ dir, sync: 'none', mergeRatio: 0 });
     const load = async (from: number, to: number): Promise<void> => {
       for (let i = from; i < to; i += 1000) {
         const ops = [];
-        for (let j = i; j < Math.min(i + 1000, to); j++) ops.push({ type: 'put' as const, key: keys[j]!, value });
+        for (let j = i; j < Math.min(i + 1000, to); j++) ops.push({ type: 'put' as const, key: keys.at(j), value });
         await db.write(ops);
       }
     };
@@ -237,22 +244,24 @@ async function runEngine(engine: Engine, keyCount: number): Promise<Results> {
   const results: Results = {};
   try {
     const adapter = engine === 'caskdb' ? await caskdbAdapter(dir) : engine === 'leveldb' ? await levelAdapter(dir) : await lmdbAdapter(dir);
-    const keys = makeKeys(keyCount, 42);
+    const keys = new KeySet(keyCount, 42);
     const value = Buffer.alloc(VALUE_BYTES, 'v');
     const awaitedCount = Math.min(keyCount, argValue('--awaited', 200_000));
     // Awaited puts on the first slice of keys, then the rest in batches of 1,000.
     results.awaitedPutsPerSec = await timed(awaitedCount, async () => {
-      for (let i = 0; i < awaitedCount; i++) await adapter.put(keys[i]!, value);
+      for (let i = 0; i < awaitedCount; i++) await adapter.put(keys.at(i), value);
     });
     const batchedCount = keyCount - awaitedCount;
     results.batchedPutsPerSec = await timed(batchedCount, async () => {
       for (let i = awaitedCount; i < keyCount; i += 1000) {
         const entries: Array<[Buffer, Buffer]> = [];
-        for (let j = i; j < Math.min(i + 1000, keyCount); j++) entries.push([keys[j]!, value]);
+        for (let j = i; j < Math.min(i + 1000, keyCount); j++) entries.push([keys.at(j), value]);
         await adapter.putBatch(entries);
       }
     });
-    const probes = makeKeys(200_000, 7).map((b) => keys[b.readUInt32BE(0) % keyCount]!);
+    const probeSource = new KeySet(200_000, 7);
+    const probes: Buffer[] = [];
+    for (let i = 0; i < probeSource.count; i++) probes.push(keys.at(probeSource.at(i).readUInt32BE(0) % keyCount));
     results.getsPerSec = await timed(probes.length, async () => {
       for (const k of probes) {
         const v = adapter.get(k);
@@ -278,9 +287,9 @@ async function runEngine(engine: Engine, keyCount: number): Promise<Results> {
     await adapter.reopen();
     results.reopenMs = performance.now() - started;
     await adapter.openDurable();
-    const durableKeys = makeKeys(40_000, 99);
-    results.durable1PerSec = await inFlight(2_000, 1, (i) => adapter.durablePut(durableKeys[i]!, value));
-    results.durable64PerSec = await inFlight(20_000, 64, (i) => adapter.durablePut(durableKeys[20_000 + i]!, value));
+    const durableKeys = new KeySet(40_000, 99);
+    results.durable1PerSec = await inFlight(2_000, 1, (i) => adapter.durablePut(durableKeys.at(i), value));
+    results.durable64PerSec = await inFlight(20_000, 64, (i) => adapter.durablePut(durableKeys.at(20_000 + i), value));
     await adapter.close();
     results.peakRssMiB = peakRssMiB();
     return results;

@@ -1,8 +1,10 @@
 // The in-memory index from user key to record position, built for memory per key and for speed at
 // millions of keys, where every object and every cache miss costs more than the work:
-// - key bytes live in one arena Buffer (no string or object per key, so the garbage collector never
-//   walks them); a slot's key is (keyOffsets[slot], keyMeta[slot]) and its position (file id, offset,
-//   size) lives interleaved in one Uint32Array;
+// - key bytes live in arena pages of 1 MiB (no string or object per key, so the garbage collector
+//   never walks them); a slot's position (file id, offset, size) and key address (page, offset) live
+//   interleaved in slot pages of typed arrays, its key length and state in meta pages. Growing adds a
+//   page instead of copying everything into an array twice the size, so memory follows the key count
+//   without doubling slack or copy spikes (only the hash table doubles);
 // - point operations go through an open-addressing hash table of slot + 1 in an Int32Array, hashed
 //   and compared on bytes, so recovery and merge look keys up straight from their read buffers;
 // - order is kept lazily, for iteration only, and only once someone iterates: a `base` array of slots
@@ -13,6 +15,7 @@
 // Invariants: every live key is in the hash table with one slot; while the ordered view exists every
 // live key is in base, delta or pendingSlots; free slots are on the free stack and in no table entry
 // and not in base; arena bytes of live and retired slots never change until compaction moves them.
+// A key longer than a page gets a page of its own; at most 4096 pages (addresses are 32-bit).
 // Keys given as strings are latin1 (one byte per char). Pure: no I/O, no clock, no Math.random.
 import sortedBtree from 'sorted-btree';
 
@@ -21,7 +24,16 @@ type OrderedSet = InstanceType<typeof BTree<string, undefined>>;
 
 const compareKeys = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const INITIAL_SLOTS = 1024;
-const INITIAL_ARENA_BYTES = 64 * 1024;
+const SLOT_PAGE_BITS = 16;
+const SLOT_PAGE_SLOTS = 1 << SLOT_PAGE_BITS;
+const SLOT_PAGE_MASK = SLOT_PAGE_SLOTS - 1;
+/** Words per slot in a slot page: file id, offset, size, key address. */
+const SLOT_WORDS = 4;
+const INITIAL_ARENA_BYTES = 16 * 1024;
+const ARENA_PAGE_BITS = 20;
+const ARENA_PAGE_BYTES = 1 << ARENA_PAGE_BITS;
+const ARENA_OFFSET_MASK = ARENA_PAGE_BYTES - 1;
+const ARENA_PAGES_MAX = 4096;
 const EMPTY = 0;
 const TOMBSTONE = -1;
 /** keyMeta: 0 = free slot; length + 1 = live; −(length + 1) = retired (deleted, still in base). */
@@ -53,20 +65,24 @@ export class KeyIndex {
   private readonly deltaKeysMax: number;
   private readonly arenaSlackRatio: number;
   private readonly arenaSlackBytesMin: number;
-  // Slots: key bytes in the arena, position interleaved (fileId, offset, size).
-  private arena = Buffer.allocUnsafe(INITIAL_ARENA_BYTES);
-  private arenaUsed = 0;
-  /** Bytes of keys of free slots (garbage until compaction). */
+  // Key bytes: arena pages; a key address is page index × 2^20 + offset in the page.
+  private arenaPages: Buffer[] = [];
+  /** Bytes used in the last arena page. */
+  private arenaPageUsed = 0;
+  /** Bytes of keys stored in the arena, and of those the keys of freed slots (garbage until compaction). */
+  private arenaStoredBytes = 0;
   private arenaDeadBytes = 0;
-  private keyOffsets = new Uint32Array(INITIAL_SLOTS);
-  private keyMeta = new Int32Array(INITIAL_SLOTS);
-  private positions = new Uint32Array(INITIAL_SLOTS * 3);
+  // Slots: SLOT_WORDS words each in slotPages, key length and state in metaPages.
+  private slotPages: Uint32Array[] = [];
+  private metaPages: Int32Array[] = [];
   /** Slots handed out so far (free ones included); slots ≥ this were never used. */
   private slotCount = 0;
   private freeSlots: number[] = [];
   private retiredSlots: number[] = [];
-  // Hash table of slot + 1 (0 empty, −1 tombstone).
+  // Hash table of slot + 1 (0 empty, −1 tombstone), and beside it the top 8 bits of each entry's hash,
+  // so a probe passes most other keys without touching their slot or key bytes (cache misses).
   private table = new Int32Array(INITIAL_SLOTS * 2);
+  private tags = new Uint8Array(INITIAL_SLOTS * 2);
   private tableMask = INITIAL_SLOTS * 2 - 1;
   private tableUsed = 0; // live entries + tombstones
   private liveCount = 0;
@@ -108,6 +124,8 @@ export class KeyIndex {
     const hash = this.hashBytes(bytes, start, end);
     // One probe finds the key, or where it goes (the first tombstone passed, else the empty entry).
     const table = this.table;
+    const tags = this.tags;
+    const tag = hash >>> 24;
     const mask = this.tableMask;
     const length = end - start;
     let at = hash & mask;
@@ -117,10 +135,10 @@ export class KeyIndex {
       if (entry === EMPTY) break;
       if (entry === TOMBSTONE) {
         if (insertAt < 0) insertAt = at;
-      } else if (this.keyMeta[entry - 1] === length + 1 && this.keyEquals(entry - 1, bytes, start, end)) {
+      } else if (tags[at] === tag && this.metaOf(entry - 1) === length + 1 && this.keyEquals(entry - 1, bytes, start, end)) {
         const existing = entry - 1;
-        const previousSize = this.positions[existing * 3 + 2]!;
-        this.supersededFileId = this.positions[existing * 3]!;
+        const previousSize = this.sizeAt(existing);
+        this.supersededFileId = this.fileIdAt(existing);
         this.writePosition(existing, fileId, offset, size);
         return previousSize;
       }
@@ -134,6 +152,7 @@ export class KeyIndex {
     this.storeKey(slot, bytes, start, end);
     this.writePosition(slot, fileId, offset, size);
     table[insertAt] = slot + 1;
+    tags[insertAt] = tag;
     this.liveCount++;
     if (this.ordered) this.notePending(slot);
     return 0;
@@ -145,14 +164,14 @@ export class KeyIndex {
     if (at < 0) return 0;
     const slot = this.table[at]! - 1;
     this.table[at] = TOMBSTONE;
-    const previousSize = this.positions[slot * 3 + 2]!;
-    this.supersededFileId = this.positions[slot * 3]!;
-    const length = this.keyMeta[slot]! - 1;
+    const previousSize = this.sizeAt(slot);
+    this.supersededFileId = this.fileIdAt(slot);
+    const length = this.metaOf(slot) - 1;
     this.liveCount--;
     if (this.ordered) this.staleCount++;
     if (this.ordered && slot < this.inBase.length && this.inBase[slot] === 1) {
       // base still orders this slot by its bytes: keep them until the next rebuild.
-      this.keyMeta[slot] = -(length + 1);
+      this.setMeta(slot, -(length + 1));
       this.retiredSlots.push(slot);
       if (this.retiredSlots.length > Math.max(1024, this.base.length / 4)) this.dropOrderedView();
     } else {
@@ -167,7 +186,7 @@ export class KeyIndex {
    */
   liveSlotOfBytes(bytes: Uint8Array, start: number, end: number, fileId: number, offset: number): number {
     const slot = this.slotOfBytes(bytes, start, end);
-    return slot >= 0 && this.positions[slot * 3] === fileId && this.positions[slot * 3 + 1] === offset ? slot : -1;
+    return slot >= 0 && this.fileIdAt(slot) === fileId && this.offsetAt(slot) === offset ? slot : -1;
   }
 
   /**
@@ -176,7 +195,7 @@ export class KeyIndex {
    * key written again, no longer matches.
    */
   relocateIfAt(slot: number, fileId: number, offset: number, newFileId: number, newOffset: number, newSize: number): boolean {
-    if (slot >= this.slotCount || this.keyMeta[slot]! <= 0 || this.positions[slot * 3] !== fileId || this.positions[slot * 3 + 1] !== offset) return false;
+    if (slot >= this.slotCount || this.metaOf(slot) <= 0 || this.fileIdAt(slot) !== fileId || this.offsetAt(slot) !== offset) return false;
     this.writePosition(slot, newFileId, newOffset, newSize);
     return true;
   }
@@ -207,48 +226,71 @@ export class KeyIndex {
   // ---------------------------------------------------------------- slot accessors
 
   fileIdAt(slot: number): number {
-    return this.positions[slot * 3]!;
+    return this.slotPages[slot >>> SLOT_PAGE_BITS]![(slot & SLOT_PAGE_MASK) * SLOT_WORDS]!;
   }
 
   offsetAt(slot: number): number {
-    return this.positions[slot * 3 + 1]!;
+    return this.slotPages[slot >>> SLOT_PAGE_BITS]![(slot & SLOT_PAGE_MASK) * SLOT_WORDS + 1]!;
   }
 
   sizeAt(slot: number): number {
-    return this.positions[slot * 3 + 2]!;
+    return this.slotPages[slot >>> SLOT_PAGE_BITS]![(slot & SLOT_PAGE_MASK) * SLOT_WORDS + 2]!;
+  }
+
+  private addressOf(slot: number): number {
+    return this.slotPages[slot >>> SLOT_PAGE_BITS]![(slot & SLOT_PAGE_MASK) * SLOT_WORDS + 3]!;
+  }
+
+  private metaOf(slot: number): number {
+    return this.metaPages[slot >>> SLOT_PAGE_BITS]![slot & SLOT_PAGE_MASK]!;
+  }
+
+  private setMeta(slot: number, meta: number): void {
+    this.metaPages[slot >>> SLOT_PAGE_BITS]![slot & SLOT_PAGE_MASK] = meta;
+  }
+
+  /** The arena page holding the key at `address`. */
+  private pageOf(address: number): Buffer {
+    return this.arenaPages[address >>> ARENA_PAGE_BITS]!;
   }
 
   /** The key of a live slot, as a latin1 string. */
   keyAt(slot: number): string {
-    const meta = this.keyMeta[slot]!;
-    if (!(slot < this.slotCount && meta > 0)) throw new Error(`key index: slot ${slot} is not live`);
-    const start = this.keyOffsets[slot]!;
-    return this.arena.toString('latin1', start, start + meta - 1);
+    if (!(slot < this.slotCount && this.metaOf(slot) > 0)) throw new Error(`key index: slot ${slot} is not live`);
+    return this.keyString(slot);
+  }
+
+  /** The key of a live or retired slot, as a latin1 string. */
+  private keyString(slot: number): string {
+    const address = this.addressOf(slot);
+    const start = address & ARENA_OFFSET_MASK;
+    return this.pageOf(address).toString('latin1', start, start + Math.abs(this.metaOf(slot)) - 1);
   }
 
   /** Every live slot, in no particular order. */
   *slots(): IterableIterator<number> {
-    for (let slot = 0; slot < this.slotCount; slot++) if (this.keyMeta[slot]! > 0) yield slot;
+    for (let slot = 0; slot < this.slotCount; slot++) if (this.metaOf(slot) > 0) yield slot;
   }
 
-  /** Sizes the hash table and slot arrays for `keys` keys, so loading them never rehashes. */
+  /** Sizes the hash table and slot pages for `keys` keys, so loading them never rehashes. */
   reserve(keys: number): void {
     if (keys * 2 > this.table.length) this.resizeTable(keys);
-    if (this.keyMeta.length < keys) this.growSlots(keys);
+    if (keys > 0) this.ensureSlotRoom(keys - 1);
   }
 
   /** Empties the index and lets go of its arrays at once (a closed database holds no index memory). */
   clear(): void {
-    this.arena = Buffer.allocUnsafe(INITIAL_ARENA_BYTES);
-    this.arenaUsed = 0;
+    this.arenaPages = [];
+    this.arenaPageUsed = 0;
+    this.arenaStoredBytes = 0;
     this.arenaDeadBytes = 0;
-    this.keyOffsets = new Uint32Array(INITIAL_SLOTS);
-    this.keyMeta = new Int32Array(INITIAL_SLOTS);
-    this.positions = new Uint32Array(INITIAL_SLOTS * 3);
+    this.slotPages = [];
+    this.metaPages = [];
     this.slotCount = 0;
     this.freeSlots = [];
     this.retiredSlots = [];
     this.table = new Int32Array(INITIAL_SLOTS * 2);
+    this.tags = new Uint8Array(INITIAL_SLOTS * 2);
     this.tableMask = INITIAL_SLOTS * 2 - 1;
     this.tableUsed = 0;
     this.liveCount = 0;
@@ -336,8 +378,7 @@ export class KeyIndex {
 
   /** The key a base entry sorts by (a retired slot keeps its bytes), as a latin1 string. */
   private baseKey(slot: number): string {
-    const start = this.keyOffsets[slot]!;
-    return this.arena.toString('latin1', start, start + Math.abs(this.keyMeta[slot]!) - 1);
+    return this.keyString(slot);
   }
 
   /** First index in base whose key is ≥ `key` (or > when `exclusive`). */
@@ -357,9 +398,10 @@ export class KeyIndex {
 
   /** Unsigned byte order of a (live or retired) slot's key against `bytes[0, length)`. */
   private compareSlotTo(slot: number, bytes: Uint8Array, length: number): number {
-    const arena = this.arena;
-    const start = this.keyOffsets[slot]!;
-    const slotLength = Math.abs(this.keyMeta[slot]!) - 1;
+    const address = this.addressOf(slot);
+    const arena = this.pageOf(address);
+    const start = address & ARENA_OFFSET_MASK;
+    const slotLength = Math.abs(this.metaOf(slot)) - 1;
     const common = Math.min(slotLength, length);
     for (let i = 0; i < common; i++) {
       const difference = arena[start + i]! - bytes[i]!;
@@ -375,7 +417,7 @@ export class KeyIndex {
     if (pending.length === 0 && !stale) return;
     if (pending.length + this.delta.size <= this.deltaKeysMax && !stale) {
       // A pending slot freed and reused since holds another (also pending) key; a freed one is skipped.
-      for (const slot of pending) if (this.keyMeta[slot]! > 0) this.delta.set(this.keyAt(slot), undefined, false);
+      for (const slot of pending) if (this.metaOf(slot) > 0) this.delta.set(this.keyString(slot), undefined, false);
       this.pendingSlots = [];
       return;
     }
@@ -408,7 +450,7 @@ export class KeyIndex {
     this.releaseRetired();
     const base = new Uint32Array(this.liveCount);
     let count = 0;
-    for (let slot = 0; slot < this.slotCount; slot++) if (this.keyMeta[slot]! > 0) base[count++] = slot;
+    for (let slot = 0; slot < this.slotCount; slot++) if (this.metaOf(slot) > 0) base[count++] = slot;
     this.sortSlots(base, 0, count, 0);
     const inBase = new Uint8Array(this.slotCount);
     for (let i = 0; i < count; i++) inBase[base[i]!] = 1;
@@ -459,7 +501,7 @@ export class KeyIndex {
         let split = runLow;
         for (let k = runLow; k < runHigh; k++) {
           const slot = slots[k]!;
-          if (this.keyMeta[slot]! - 1 <= depth + 4) {
+          if (this.metaOf(slot) - 1 <= depth + 4) {
             slots[k] = slots[split]!;
             slots[split++] = slot;
           }
@@ -473,9 +515,10 @@ export class KeyIndex {
 
   /** Bytes [depth, depth + 4) of a live slot's key, big-endian, zero past its end. */
   private digitAt(slot: number, depth: number): number {
-    const start = this.keyOffsets[slot]! + depth;
-    const available = this.keyMeta[slot]! - 1 - depth;
-    const arena = this.arena;
+    const address = this.addressOf(slot);
+    const start = (address & ARENA_OFFSET_MASK) + depth;
+    const available = this.metaOf(slot) - 1 - depth;
+    const arena = this.pageOf(address);
     if (available >= 4) return arena.readUInt32BE(start);
     let digit = 0;
     for (let i = 0; i < 4; i++) digit = digit * 256 + (i < available ? arena[start + i]! : 0);
@@ -484,14 +527,17 @@ export class KeyIndex {
 
   /** Byte order of two live slots' keys, which agree on their first `depth` bytes. */
   private compareSlots(a: number, b: number, depth: number): number {
-    const arena = this.arena;
-    const aStart = this.keyOffsets[a]!;
-    const bStart = this.keyOffsets[b]!;
-    const aLength = this.keyMeta[a]! - 1;
-    const bLength = this.keyMeta[b]! - 1;
+    const aAddress = this.addressOf(a);
+    const bAddress = this.addressOf(b);
+    const aArena = this.pageOf(aAddress);
+    const bArena = this.pageOf(bAddress);
+    const aStart = aAddress & ARENA_OFFSET_MASK;
+    const bStart = bAddress & ARENA_OFFSET_MASK;
+    const aLength = this.metaOf(a) - 1;
+    const bLength = this.metaOf(b) - 1;
     const common = Math.min(aLength, bLength);
     for (let i = depth; i < common; i++) {
-      const difference = arena[aStart + i]! - arena[bStart + i]!;
+      const difference = aArena[aStart + i]! - bArena[bStart + i]!;
       if (difference !== 0) return difference;
     }
     return aLength - bLength;
@@ -501,9 +547,13 @@ export class KeyIndex {
 
   /** Bytes held: key arena, hash table, slot arrays and the ordered view. */
   estimateBytes(): number {
-    const slotBytes = this.keyOffsets.byteLength + this.keyMeta.byteLength + this.positions.byteLength + (this.freeSlots.length + this.retiredSlots.length) * 8;
+    let arenaBytes = 0;
+    for (const page of this.arenaPages) arenaBytes += page.length;
+    let slotBytes = (this.freeSlots.length + this.retiredSlots.length) * 8;
+    for (const page of this.slotPages) slotBytes += page.byteLength;
+    for (const page of this.metaPages) slotBytes += page.byteLength;
     const orderedBytes = this.base.byteLength + this.inBase.byteLength + this.delta.size * 48 + this.pendingSlots.length * 8;
-    return this.arena.length + this.table.byteLength + slotBytes + orderedBytes;
+    return arenaBytes + this.table.byteLength + this.tags.byteLength + slotBytes + orderedBytes;
   }
 
   // ---------------------------------------------------------------- internals
@@ -520,20 +570,23 @@ export class KeyIndex {
   /** Table index holding the key, or −1. */
   private find(bytes: Uint8Array, start: number, end: number, hash: number): number {
     const table = this.table;
+    const tags = this.tags;
+    const tag = hash >>> 24;
     const mask = this.tableMask;
     const meta = end - start + 1;
     let at = hash & mask;
     for (;;) {
       const entry = table[at]!;
       if (entry === EMPTY) return -1;
-      if (entry > 0 && this.keyMeta[entry - 1] === meta && this.keyEquals(entry - 1, bytes, start, end)) return at;
+      if (entry > 0 && tags[at] === tag && this.metaOf(entry - 1) === meta && this.keyEquals(entry - 1, bytes, start, end)) return at;
       at = (at + 1) & mask;
     }
   }
 
   private keyEquals(slot: number, bytes: Uint8Array, start: number, end: number): boolean {
-    const arena = this.arena;
-    let at = this.keyOffsets[slot]!;
+    const address = this.addressOf(slot);
+    const arena = this.pageOf(address);
+    let at = address & ARENA_OFFSET_MASK;
     for (let i = start; i < end; i++) if (arena[at++] !== bytes[i]) return false;
     return true;
   }
@@ -550,59 +603,111 @@ export class KeyIndex {
 
   private takeSlot(): number {
     if (this.freeSlots.length > 0) return this.freeSlots.pop()!;
-    if (this.slotCount === this.keyMeta.length) this.growSlots(this.slotCount + 1);
+    this.ensureSlotRoom(this.slotCount);
     return this.slotCount++;
   }
 
+  /** Makes slot pages (and meta pages) cover `slot`: a small first page grows, later pages come whole. */
+  private ensureSlotRoom(slot: number): void {
+    const pageIndex = slot >>> SLOT_PAGE_BITS;
+    while (this.slotPages.length <= pageIndex) {
+      const slots = this.slotPages.length === 0 && slot < INITIAL_SLOTS ? INITIAL_SLOTS : SLOT_PAGE_SLOTS;
+      // Pages below the last are always whole: a small first page is grown before a second is added.
+      if (this.slotPages.length > 0) this.growSlotPage(this.slotPages.length - 1, SLOT_PAGE_SLOTS);
+      this.slotPages.push(new Uint32Array(slots * SLOT_WORDS));
+      this.metaPages.push(new Int32Array(slots));
+    }
+    const inPage = (slot & SLOT_PAGE_MASK) + 1;
+    if (this.metaPages[pageIndex]!.length < inPage) {
+      let slots = this.metaPages[pageIndex]!.length * 2;
+      while (slots < inPage) slots *= 2;
+      this.growSlotPage(pageIndex, Math.min(slots, SLOT_PAGE_SLOTS));
+    }
+  }
+
+  private growSlotPage(pageIndex: number, slots: number): void {
+    const meta = this.metaPages[pageIndex]!;
+    if (meta.length >= slots) return;
+    const grownSlots = new Uint32Array(slots * SLOT_WORDS);
+    grownSlots.set(this.slotPages[pageIndex]!);
+    const grownMeta = new Int32Array(slots);
+    grownMeta.set(meta);
+    this.slotPages[pageIndex] = grownSlots;
+    this.metaPages[pageIndex] = grownMeta;
+  }
+
   private freeSlot(slot: number): void {
-    const length = Math.abs(this.keyMeta[slot]!) - 1;
-    this.keyMeta[slot] = FREE;
+    const length = Math.abs(this.metaOf(slot)) - 1;
+    this.setMeta(slot, FREE);
     this.arenaDeadBytes += length;
     this.freeSlots.push(slot);
   }
 
   private storeKey(slot: number, bytes: Uint8Array, start: number, end: number): void {
     const length = end - start;
-    if (this.arenaUsed + length > this.arena.length) this.makeArenaRoom(length);
-    const arena = this.arena;
-    let at = this.arenaUsed;
-    this.keyOffsets[slot] = at;
-    this.keyMeta[slot] = length + 1;
-    for (let i = start; i < end; i++) arena[at++] = bytes[i]!;
-    this.arenaUsed = at;
+    let page = this.arenaPages[this.arenaPages.length - 1];
+    if (page === undefined || this.arenaPageUsed + length > page.length) page = this.arenaPageFor(length);
+    let at = this.arenaPageUsed;
+    this.slotPages[slot >>> SLOT_PAGE_BITS]![(slot & SLOT_PAGE_MASK) * SLOT_WORDS + 3] = (this.arenaPages.length - 1) * ARENA_PAGE_BYTES + at;
+    this.setMeta(slot, length + 1);
+    if (length <= 64) for (let i = start; i < end; i++) page[at++] = bytes[i]!;
+    else page.set(bytes.subarray(start, end), at);
+    this.arenaPageUsed += length;
+    this.arenaStoredBytes += length;
   }
 
-  /** Compacts the arena when much of it is dead, else grows it; afterwards `length` more bytes fit. */
-  private makeArenaRoom(length: number): void {
-    const needed = this.arenaUsed - this.arenaDeadBytes + length;
-    const compact = this.arenaDeadBytes > this.arenaSlackBytesMin && this.arenaDeadBytes > this.arenaUsed * this.arenaSlackRatio;
-    let capacity = this.arena.length;
-    while (capacity < (compact ? needed : this.arenaUsed + length) * (compact ? 1.5 : 1)) capacity *= 2;
-    const arena = Buffer.allocUnsafe(capacity);
-    if (!compact) {
-      this.arena.copy(arena, 0, 0, this.arenaUsed);
-    } else {
-      let at = 0;
-      for (let slot = 0; slot < this.slotCount; slot++) {
-        const meta = this.keyMeta[slot]!;
-        if (meta === FREE) continue;
-        const start = this.keyOffsets[slot]!;
-        const keyLength = Math.abs(meta) - 1;
-        this.arena.copy(arena, at, start, start + keyLength);
-        this.keyOffsets[slot] = at;
-        at += keyLength;
-      }
-      this.arenaUsed = at;
-      this.arenaDeadBytes = 0;
+  /**
+   * A page with room for `length` more bytes at `arenaPageUsed`: the last page grown in place while it
+   * is smaller than a whole page (same index, so addresses stay valid), else — after compacting when
+   * much of the arena is dead — a new page (of its own size for a key longer than a page).
+   */
+  private arenaPageFor(length: number): Buffer {
+    const pages = this.arenaPages;
+    const last = pages[pages.length - 1];
+    if (last !== undefined && last.length < ARENA_PAGE_BYTES && this.arenaPageUsed + length <= ARENA_PAGE_BYTES) {
+      let capacity = last.length * 2;
+      while (capacity < this.arenaPageUsed + length) capacity *= 2;
+      const grown = Buffer.allocUnsafe(Math.min(capacity, ARENA_PAGE_BYTES));
+      last.copy(grown, 0, 0, this.arenaPageUsed);
+      pages[pages.length - 1] = grown;
+      return grown;
     }
-    this.arena = arena;
+    if (this.arenaDeadBytes > this.arenaSlackBytesMin && this.arenaDeadBytes > this.arenaStoredBytes * this.arenaSlackRatio) {
+      this.compactArena();
+      const compacted = this.arenaPages[this.arenaPages.length - 1];
+      if (compacted !== undefined && this.arenaPageUsed + length <= compacted.length) return compacted;
+    }
+    if (this.arenaPages.length >= ARENA_PAGES_MAX) throw new Error('key index: the keys exceed 4 GiB');
+    const size = this.arenaPages.length === 0 ? Math.max(INITIAL_ARENA_BYTES, length) : Math.max(ARENA_PAGE_BYTES, length);
+    const page = Buffer.allocUnsafe(size);
+    this.arenaPages.push(page);
+    this.arenaPageUsed = 0;
+    return page;
+  }
+
+  /** Copies the keys of live and retired slots into fresh pages, dropping the bytes of freed ones. */
+  private compactArena(): void {
+    const old = this.arenaPages;
+    this.arenaPages = [];
+    this.arenaPageUsed = 0;
+    this.arenaStoredBytes = 0;
+    this.arenaDeadBytes = 0;
+    for (let slot = 0; slot < this.slotCount; slot++) {
+      const meta = this.metaOf(slot);
+      if (meta === FREE) continue;
+      const address = this.addressOf(slot);
+      const start = address & ARENA_OFFSET_MASK;
+      this.storeKey(slot, old[address >>> ARENA_PAGE_BITS]!, start, start + Math.abs(meta) - 1);
+      this.setMeta(slot, meta); // storeKey marks it live; a retired slot stays retired
+    }
   }
 
   private writePosition(slot: number, fileId: number, offset: number, size: number): void {
-    const at = slot * 3;
-    this.positions[at] = fileId;
-    this.positions[at + 1] = offset;
-    this.positions[at + 2] = size;
+    const page = this.slotPages[slot >>> SLOT_PAGE_BITS]!;
+    const at = (slot & SLOT_PAGE_MASK) * SLOT_WORDS;
+    page[at] = fileId;
+    page[at + 1] = offset;
+    page[at + 2] = size;
   }
 
   /** Rehashes live entries into a table at most half full (dropping tombstones). */
@@ -610,31 +715,22 @@ export class KeyIndex {
     let capacity = this.table.length;
     while (Math.max(keysExpected, this.liveCount + 1) * 2 > capacity) capacity *= 2;
     const table = new Int32Array(capacity);
+    const tags = new Uint8Array(capacity);
     const mask = capacity - 1;
     for (let slot = 0; slot < this.slotCount; slot++) {
-      const meta = this.keyMeta[slot]!;
+      const meta = this.metaOf(slot);
       if (meta <= 0) continue;
-      const start = this.keyOffsets[slot]!;
-      let at = this.hashBytes(this.arena, start, start + meta - 1) & mask;
+      const address = this.addressOf(slot);
+      const start = address & ARENA_OFFSET_MASK;
+      const hash = this.hashBytes(this.pageOf(address), start, start + meta - 1);
+      let at = hash & mask;
       while (table[at] !== EMPTY) at = (at + 1) & mask;
       table[at] = slot + 1;
+      tags[at] = hash >>> 24;
     }
     this.table = table;
+    this.tags = tags;
     this.tableMask = mask;
     this.tableUsed = this.liveCount;
-  }
-
-  private growSlots(slotsNeeded: number): void {
-    let capacity = this.keyMeta.length;
-    while (capacity < slotsNeeded) capacity *= 2;
-    const keyOffsets = new Uint32Array(capacity);
-    keyOffsets.set(this.keyOffsets);
-    const keyMeta = new Int32Array(capacity);
-    keyMeta.set(this.keyMeta);
-    const positions = new Uint32Array(capacity * 3);
-    positions.set(this.positions);
-    this.keyOffsets = keyOffsets;
-    this.keyMeta = keyMeta;
-    this.positions = positions;
   }
 }

@@ -160,3 +160,39 @@ test('a large index sorts keys of shared prefixes and mixed lengths exactly (rad
   assert.deepEqual(got, expected);
   assert.ok(index.estimateBytes() / index.size < 100);
 });
+
+test('many pages: keys across arena and slot pages, a key longer than a page, compaction after mass deletes', () => {
+  const index = new KeyIndex(3, { arenaSlackRatio: 0.3, arenaSlackBytesMin: 0 });
+  const model = new Map<string, number>();
+  const put = (key: string, n: number): void => {
+    index.set(key, 2, n, 1);
+    model.set(key, n);
+  };
+  for (let i = 0; i < 150_000; i++) put(`key-${String(i).padStart(9, '0')}-${'z'.repeat(i % 7)}`, i);
+  const huge = `huge-${'h'.repeat(1_500_000)}`;
+  put(huge, 1);
+  assert.ok(index.scan({}, false, 1).length === 1, 'builds the ordered view');
+  const beforeDeletes = index.estimateBytes();
+  for (const key of [...model.keys()]) {
+    const n = model.get(key)!;
+    if (n % 3 !== 0 && key !== huge) {
+      index.delete(key);
+      model.delete(key);
+    }
+  }
+  for (let i = 0; i < 60_000; i++) put(`new-${i}`, 1_000_000 + i); // reuses slots, fills and compacts the arena
+  assert.equal(index.size, model.size);
+  for (const [key, n] of model) assert.equal(index.offsetAt(index.slotOf(key)), n, key.slice(0, 30));
+  const expected = [...model.keys()].sort();
+  const got: string[] = [];
+  let range: KeyRange = {};
+  for (;;) {
+    const chunk = index.scan(range, false, 4096);
+    for (const [key] of chunk) got.push(key);
+    if (chunk.length < 4096) break;
+    range = { low: chunk[chunk.length - 1]![0], lowInclusive: false };
+  }
+  assert.equal(got.length, expected.length);
+  assert.ok(got.every((key, i) => key === expected[i]));
+  assert.ok(index.estimateBytes() < beforeDeletes, `compaction gave bytes back: ${index.estimateBytes()} vs ${beforeDeletes}`);
+});
