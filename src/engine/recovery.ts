@@ -119,19 +119,37 @@ export function moveMergedFiles(fs: FileSystem, dir: string, boundary: number, l
   logger({ level: 'info', msg: 'installed merge', boundary });
 }
 
-interface PendingRecord {
-  type: number;
-  key: string;
-  fileId: number;
-  offset: number;
-  size: number;
+/** The records of one batch seen so far, held until its finish record: user keys copied into one buffer. */
+class PendingBatch {
+  keyBytes = Buffer.allocUnsafe(1024);
+  keyBytesUsed = 0;
+  readonly keyEnds: number[] = [];
+  readonly types: number[] = [];
+  readonly fileIds: number[] = [];
+  readonly offsets: number[] = [];
+  readonly sizes: number[] = [];
+
+  add(type: number, buffer: Buffer, keyStart: number, keyEnd: number, fileId: number, offset: number, size: number): void {
+    const needed = this.keyBytesUsed + keyEnd - keyStart;
+    if (needed > this.keyBytes.length) {
+      const grown = Buffer.allocUnsafe(Math.max(needed, this.keyBytes.length * 2));
+      this.keyBytes.copy(grown, 0, 0, this.keyBytesUsed);
+      this.keyBytes = grown;
+    }
+    this.keyBytesUsed += buffer.copy(this.keyBytes, this.keyBytesUsed, keyStart, keyEnd);
+    this.keyEnds.push(this.keyBytesUsed);
+    this.types.push(type);
+    this.fileIds.push(fileId);
+    this.offsets.push(offset);
+    this.sizes.push(size);
+  }
 }
 
 /** Applies decoded records to the index, holding batch records until their finish record. */
 class RecordApplier {
   readonly garbageBytes = new Map<number, number>();
   lastSeq = 0;
-  private readonly pendingBatches = new Map<number, PendingRecord[]>();
+  private readonly pendingBatches = new Map<number, PendingBatch>();
 
   constructor(private readonly index: KeyIndex) {}
 
@@ -139,9 +157,11 @@ class RecordApplier {
     if (bytes > 0) this.garbageBytes.set(fileId, (this.garbageBytes.get(fileId) ?? 0) + bytes);
   }
 
-  apply(type: number, key: string, fileId: number, offset: number, size: number): void {
-    const superseded = type === RecordType.Normal ? this.index.set(key, fileId, offset, size) : this.index.delete(key);
-    this.addGarbage(this.index.supersededFileId, superseded);
+  /** Applies one record whose user key is `bytes[keyStart, keyEnd)`. */
+  private apply(type: number, bytes: Buffer, keyStart: number, keyEnd: number, fileId: number, offset: number, size: number): void {
+    const index = this.index;
+    const superseded = type === RecordType.Normal ? index.setBytes(bytes, keyStart, keyEnd, fileId, offset, size) : index.deleteBytes(bytes, keyStart, keyEnd);
+    this.addGarbage(index.supersededFileId, superseded);
     // A tombstone is itself garbage once applied.
     if (type !== RecordType.Normal) this.addGarbage(fileId, size);
   }
@@ -155,30 +175,30 @@ class RecordApplier {
     const seq = this.seqScratch.value;
     if (seq > this.lastSeq) this.lastSeq = seq;
     if (type === RecordType.BatchFinished) {
-      const records = this.pendingBatches.get(seq);
+      const batch = this.pendingBatches.get(seq);
       this.pendingBatches.delete(seq);
-      for (const record of records ?? []) this.apply(record.type, record.key, record.fileId, record.offset, record.size);
+      if (batch !== undefined) {
+        for (let i = 0; i < batch.types.length; i++) {
+          this.apply(batch.types[i]!, batch.keyBytes, i === 0 ? 0 : batch.keyEnds[i - 1]!, batch.keyEnds[i]!, batch.fileIds[i]!, batch.offsets[i]!, batch.sizes[i]!);
+        }
+      }
       this.addGarbage(fileId, size);
       return;
     }
     const userKeyStart = keyStart + this.seqScratch.length;
+    // Plain records (seq 0), the bulk of most directories, go straight from the read buffer.
     if (seq === 0) {
-      // Plain records, the bulk of any directory: looked up straight from the read buffer.
-      const index = this.index;
-      const superseded = type === RecordType.Normal ? index.setBytes(buffer, userKeyStart, keyEnd, fileId, offset, size) : index.deleteBytes(buffer, userKeyStart, keyEnd);
-      this.addGarbage(index.supersededFileId, superseded);
-      if (type !== RecordType.Normal) this.addGarbage(fileId, size);
+      this.apply(type, buffer, userKeyStart, keyEnd, fileId, offset, size);
       return;
     }
-    const key = buffer.toString('latin1', userKeyStart, keyEnd);
-    let records = this.pendingBatches.get(seq);
-    if (records === undefined) this.pendingBatches.set(seq, (records = []));
-    records.push({ type, key, fileId, offset, size });
+    let batch = this.pendingBatches.get(seq);
+    if (batch === undefined) this.pendingBatches.set(seq, (batch = new PendingBatch()));
+    batch.add(type, buffer, userKeyStart, keyEnd, fileId, offset, size);
   }
 
   /** Records of batches that never finished are garbage. */
   finish(): void {
-    for (const records of this.pendingBatches.values()) for (const record of records) this.addGarbage(record.fileId, record.size);
+    for (const batch of this.pendingBatches.values()) for (let i = 0; i < batch.sizes.length; i++) this.addGarbage(batch.fileIds[i]!, batch.sizes[i]!);
     this.pendingBatches.clear();
   }
 }
