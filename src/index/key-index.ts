@@ -16,8 +16,10 @@
 // live key is in base, delta or pendingSlots; free slots are on the free stack and in no table entry
 // and not in base; arena bytes of live and retired slots never change until compaction moves them.
 // A key longer than a page gets a page of its own; at most 4096 pages (addresses are 32-bit).
-// Keys given as strings are latin1 (one byte per char). Pure: no I/O, no clock, no Math.random.
+// Keys given as strings are latin1 (one byte per char). No I/O, no Math.random; `clear()` hands the pages
+// to a shared PagePool (page-pool.ts), which keeps them two seconds for the next index in this process.
 import sortedBtree from 'sorted-btree';
+import { PagePool } from './page-pool.js';
 
 const BTree = sortedBtree.default;
 type OrderedSet = InstanceType<typeof BTree<string, undefined>>;
@@ -34,6 +36,8 @@ const ARENA_PAGE_BITS = 20;
 const ARENA_PAGE_BYTES = 1 << ARENA_PAGE_BITS;
 const ARENA_OFFSET_MASK = ARENA_PAGE_BYTES - 1;
 const ARENA_PAGES_MAX = 4096;
+/** Whole pages of cleared indexes, for the next index (a reopen in the same process). */
+export const sharedPagePool = new PagePool(ARENA_PAGE_BYTES, SLOT_PAGE_SLOTS);
 const EMPTY = 0;
 const TOMBSTONE = -1;
 /** keyMeta: 0 = free slot; length + 1 = live; −(length + 1) = retired (deleted, still in base). */
@@ -81,8 +85,8 @@ export class KeyIndex {
   private retiredSlots: number[] = [];
   // Hash table of slot + 1 (0 empty, −1 tombstone), and beside it the top 8 bits of each entry's hash,
   // so a probe passes most other keys without touching their slot or key bytes (cache misses).
-  private table = new Int32Array(INITIAL_SLOTS * 2);
-  private tags = new Uint8Array(INITIAL_SLOTS * 2);
+  private table: Int32Array = new Int32Array(INITIAL_SLOTS * 2);
+  private tags: Uint8Array = new Uint8Array(INITIAL_SLOTS * 2);
   private tableMask = INITIAL_SLOTS * 2 - 1;
   private tableUsed = 0; // live entries + tombstones
   private liveCount = 0;
@@ -280,6 +284,7 @@ export class KeyIndex {
 
   /** Empties the index and lets go of its arrays at once (a closed database holds no index memory). */
   clear(): void {
+    sharedPagePool.give(this.arenaPages, this.slotPages, this.metaPages, this.table, this.tags);
     this.arenaPages = [];
     this.arenaPageUsed = 0;
     this.arenaStoredBytes = 0;
@@ -614,8 +619,9 @@ export class KeyIndex {
       const slots = this.slotPages.length === 0 && slot < INITIAL_SLOTS ? INITIAL_SLOTS : SLOT_PAGE_SLOTS;
       // Pages below the last are always whole: a small first page is grown before a second is added.
       if (this.slotPages.length > 0) this.growSlotPage(this.slotPages.length - 1, SLOT_PAGE_SLOTS);
-      this.slotPages.push(new Uint32Array(slots * SLOT_WORDS));
-      this.metaPages.push(new Int32Array(slots));
+      const reused = slots === SLOT_PAGE_SLOTS ? sharedPagePool.takeSlotPage() : undefined;
+      this.slotPages.push(reused?.slots ?? new Uint32Array(slots * SLOT_WORDS));
+      this.metaPages.push(reused?.meta ?? new Int32Array(slots));
     }
     const inPage = (slot & SLOT_PAGE_MASK) + 1;
     if (this.metaPages[pageIndex]!.length < inPage) {
@@ -679,7 +685,7 @@ export class KeyIndex {
     }
     if (this.arenaPages.length >= ARENA_PAGES_MAX) throw new Error('key index: the keys exceed 4 GiB');
     const size = this.arenaPages.length === 0 ? Math.max(INITIAL_ARENA_BYTES, length) : Math.max(ARENA_PAGE_BYTES, length);
-    const page = Buffer.allocUnsafe(size);
+    const page = (size === ARENA_PAGE_BYTES ? sharedPagePool.takeArenaPage() : undefined) ?? Buffer.allocUnsafe(size);
     this.arenaPages.push(page);
     this.arenaPageUsed = 0;
     return page;
@@ -714,8 +720,9 @@ export class KeyIndex {
   private resizeTable(keysExpected = this.liveCount + 1): void {
     let capacity = this.table.length;
     while (Math.max(keysExpected, this.liveCount + 1) * 2 > capacity) capacity *= 2;
-    const table = new Int32Array(capacity);
-    const tags = new Uint8Array(capacity);
+    const reused = sharedPagePool.takeTable(capacity);
+    const table = reused?.table ?? new Int32Array(capacity);
+    const tags = reused?.tags ?? new Uint8Array(capacity);
     const mask = capacity - 1;
     for (let slot = 0; slot < this.slotCount; slot++) {
       const meta = this.metaOf(slot);

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { KeyIndex, type KeyRange } from '../../src/index/key-index.js';
+import { KeyIndex, sharedPagePool, type KeyRange } from '../../src/index/key-index.js';
 
 const keyArb = fc.uint8Array({ maxLength: 4 }).map((u) => Buffer.from(u).toString('latin1'));
 
@@ -195,4 +195,24 @@ test('many pages: keys across arena and slot pages, a key longer than a page, co
   assert.equal(got.length, expected.length);
   assert.ok(got.every((key, i) => key === expected[i]));
   assert.ok(index.estimateBytes() < beforeDeletes, `compaction gave bytes back: ${index.estimateBytes()} vs ${beforeDeletes}`);
+});
+
+test('a cleared index hands its pages to the next one, which sees none of the old keys', () => {
+  sharedPagePool.drop();
+  const first = new KeyIndex(1);
+  for (let i = 0; i < 200_000; i++) first.set(`first-${i}-${'p'.repeat(i % 9)}`, 1, i, 1);
+  first.clear();
+  assert.equal(first.size, 0);
+  const kept = sharedPagePool.keptBytes();
+  assert.ok(kept > 4 * 1024 * 1024, `pages kept: ${kept}`);
+  const second = new KeyIndex(2);
+  for (let i = 0; i < 150_000; i++) second.set(`second-${i}`, 2, i, 2);
+  assert.ok(sharedPagePool.keptBytes() < kept, 'the second index took pages from the pool');
+  assert.equal(second.slotOf('first-5-ppppp'), -1);
+  for (let i = 0; i < 150_000; i += 997) assert.equal(second.offsetAt(second.slotOf(`second-${i}`)), i);
+  const scanned = second.scan({}, false, 200_000);
+  assert.equal(scanned.length, 150_000);
+  assert.ok(scanned.every(([key]) => key.startsWith('second-')));
+  sharedPagePool.drop();
+  assert.equal(sharedPagePool.keptBytes(), 0);
 });
