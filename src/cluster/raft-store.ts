@@ -23,7 +23,7 @@ import { ScanCursorTable } from '../store/scan-cursors.js';
 import { CaskError, ErrorCode, isCaskError } from '../util/errors.js';
 import { decodePayload, encodePayload } from './entry-payload.js';
 import { DurableRaftStorage, writeFileAtomic } from './raft-log-storage.js';
-import { RaftNode, type StateMachine } from './raft-node.js';
+import { RaftNode, type RaftNodeOptions, type StateMachine } from './raft-node.js';
 
 /** The engine key holding the applied Raft index (hidden from clients). */
 export const APPLIED_KEY = Buffer.from('\u00ffcaskdb\u0000raft-applied', 'latin1');
@@ -36,17 +36,11 @@ const APPLY_GROUP_OPS_MAX = 50_000;
 const APPLY_GROUP_BYTES_MAX = 64 * 1024 * 1024;
 const ENGINE_FILE = /^(\d{9}\.data|hint-index|merge-finished|seq-no)$/;
 
-export interface RaftStoreOptions {
+/** The node's Raft settings (its `dir` is `raftDir` here), plus the engine and request settings. */
+export interface RaftStoreOptions
+  extends Pick<RaftNodeOptions, 'id' | 'peers' | 'join' | 'electionTicks' | 'heartbeatTicks' | 'tickMs' | 'snapshotEntries' | 'catchupEntries'> {
   readonly dir: string;
   readonly raftDir: string;
-  readonly id: number;
-  readonly peers: ReadonlyMap<number, string>;
-  readonly join: boolean;
-  readonly electionTicks: number;
-  readonly heartbeatTicks: number;
-  readonly tickMs: number;
-  readonly snapshotEntries: number;
-  readonly catchupEntries: number;
   readonly requestTimeoutMs: number;
   readonly sync: SyncMode;
   readonly stringBytesMax: number;
