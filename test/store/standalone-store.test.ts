@@ -1,0 +1,109 @@
+// The standalone store's write grouping: one engine write per event-loop turn, replies released only after
+// that write resolves, pending writes visible to reads, and (gatherAfterSync) no second group handed to the
+// engine while one awaits its fsync, then a bounded wait for the answered clients' next commands.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setImmediate as turn, setTimeout as sleep } from 'node:timers/promises';
+import { MemoryEngine, PendingReply, StandaloneStore, type Mutation } from '../../src/store/index.js';
+import type { WriteOp } from '../../src/engine/types.js';
+import { ReplyError } from '../../src/resp/index.js';
+
+const b = (s: string) => Buffer.from(s);
+const set = (k: string, v: string): Mutation => ({ op: 'set', key: b(k), value: b(v), nx: false, xx: false, get: false });
+
+/** A MemoryEngine whose writes resolve only when the test says so (an fsync that takes as long as needed). */
+function slowEngine(): { engine: MemoryEngine; writes: WriteOp[][]; release(): void } {
+  const engine = new MemoryEngine();
+  const writes: WriteOp[][] = [];
+  const waiting: Array<() => void> = [];
+  const write = engine.write.bind(engine);
+  engine.write = (ops) => {
+    writes.push([...ops]);
+    const done = write(ops);
+    return done.then(() => new Promise<void>((resolve) => waiting.push(resolve)));
+  };
+  engine.put = (key, value) => engine.write([{ type: 'put', key, value }]);
+  return { engine, writes, release: () => waiting.splice(0).forEach((r) => r()) };
+}
+
+test('writes of one turn are one engine write; replies wait for it; pending writes are visible to reads', async () => {
+  const { engine, writes, release } = slowEngine();
+  const store = new StandaloneStore(engine, { stringBytesMax: 1024 });
+  const r1 = store.submit(set('a', '1'));
+  const r2 = store.submit({ op: 'incrby', key: b('n'), by: 2n });
+  assert.ok(r1 instanceof PendingReply && r2 instanceof PendingReply);
+  assert.deepEqual(store.view.get(b('a')), b('1')); // visible before the engine has it
+  assert.deepEqual(store.submit({ op: 'incrby', key: b('n'), by: 3n }) instanceof PendingReply, true);
+  assert.deepEqual(store.view.get(b('n')), b('5'));
+  assert.equal(writes.length, 0);
+  await turn();
+  assert.equal(writes.length, 1);
+  assert.equal(writes[0]!.length, 3);
+  assert.equal(r1.settled, false);
+  let listened = 0;
+  r1.group.listen(() => listened++);
+  release();
+  assert.equal(await r1, 'OK');
+  assert.equal(await r2, 2n);
+  assert.equal(r1.result(), 'OK');
+  assert.equal(listened, 1);
+  assert.deepEqual(engine.get('n'), b('5'));
+});
+
+test('a failed group write fails every reply of the group', async () => {
+  const engine = new MemoryEngine();
+  engine.write = () => Promise.reject(new Error('disk on fire'));
+  const store = new StandaloneStore(engine, { stringBytesMax: 1024 });
+  const r1 = store.submit(set('a', '1'));
+  const r2 = store.submit(set('b', '2'));
+  assert.deepEqual(await r1, new ReplyError('ERR write failed: disk on fire'));
+  assert.deepEqual(await r2, new ReplyError('ERR write failed: disk on fire'));
+});
+
+test('gatherAfterSync: no second group while one is in flight; then wait for the answered clients, bounded', async () => {
+  const { engine, writes, release } = slowEngine();
+  const store = new StandaloneStore(engine, { stringBytesMax: 1024, gatherAfterSync: true, gatherMaxMs: 300 });
+  const first = [store.submit(set('a', '1')), store.submit(set('b', '1'))];
+  await turn();
+  assert.equal(writes.length, 1);
+  // Arrives while the first group is syncing: held in the store, still visible to reads.
+  const held = store.submit(set('c', '1'));
+  await turn();
+  await turn();
+  assert.equal(writes.length, 1);
+  assert.deepEqual(store.view.get(b('c')), b('1'));
+  release();
+  assert.deepEqual(await Promise.all(first), ['OK', 'OK']);
+  // The first group had two writes: the held group waits for two commands from its clients (a read counts).
+  store.submit(set('a', '2'));
+  await turn();
+  assert.equal(writes.length, 1);
+  store.view.get(b('x'));
+  await turn();
+  assert.equal(writes.length, 2);
+  assert.equal(writes[1]!.length, 2); // c and the second write of a, together
+  release();
+  assert.equal(await held, 'OK');
+
+  // Nobody comes back: the pending group is committed after the gather bound.
+  const late = store.submit(set('d', '1'));
+  await turn();
+  assert.equal(writes.length, 2);
+  await sleep(400);
+  assert.equal(writes.length, 3);
+  release();
+  assert.equal(await late, 'OK');
+  await store.close();
+});
+
+test('without gatherAfterSync every turn commits at once, even while an earlier write is in flight', async () => {
+  const { engine, writes, release } = slowEngine();
+  const store = new StandaloneStore(engine, { stringBytesMax: 1024 });
+  const r1 = store.submit(set('a', '1'));
+  await turn();
+  const r2 = store.submit(set('b', '1'));
+  await turn();
+  assert.equal(writes.length, 2);
+  release();
+  assert.deepEqual(await Promise.all([r1, r2]), ['OK', 'OK']);
+});
