@@ -70,6 +70,8 @@ function isReplyError(error: unknown): boolean {
 }
 
 const identity = <T>(value: T): T => value;
+type Run<T> = (redis: Redis, spec: CommandSpec) => Promise<T>;
+
 /** Command options shared by every request (ioredis only reads them in the Command constructor). */
 const UTF8_REPLY = { replyEncoding: 'utf8' } as const;
 const BUFFER_REPLY = { replyEncoding: null } as const;
@@ -77,10 +79,69 @@ const BUFFER_REPLY = { replyEncoding: null } as const;
  * What `redis.call(name, args)` does, minus its generic argument handling (rest array, shift, options object
  * per call): the connections have no key prefix, no friendly error stacks and no auto-pipelining.
  */
-const callCommand = (redis: Redis, spec: CommandSpec): Promise<unknown> =>
+const callCommand: Run<unknown> = (redis, spec) =>
   redis.sendCommand(new Command(spec.name, spec.args as Value[], UTF8_REPLY)) as Promise<unknown>;
-const callCommandBuffer = (redis: Redis, spec: CommandSpec): Promise<unknown> =>
+const callCommandBuffer: Run<unknown> = (redis, spec) =>
   redis.sendCommand(new Command(spec.name, spec.args as Value[], BUFFER_REPLY)) as Promise<unknown>;
+
+/**
+ * The fast path's request: an ioredis Command whose own promise is the one the caller gets, so a request
+ * costs no promise, closure or microtask beyond what a bare ioredis call costs. The reply is mapped (and
+ * the server's in-flight count ended) in `transformReply`, which ioredis calls right before it resolves;
+ * a failure (ioredis calls `command.reject(error)`, always as a method) ends the in-flight count and goes
+ * through the same failover as the slow path, whose outcome then settles this command's promise.
+ */
+class ClientCommand<R> extends Command {
+  private caskServer: ServerConnection | undefined;
+  /** Set when a retry on another server answered: its reply was already converted by its own Command. */
+  private caskRetried = false;
+  /** The promise's own reject (ioredis's `reject` is replaced by `caskFail`). */
+  private readonly caskReject: (error: Error) => void;
+
+  constructor(
+    private readonly caskClient: CaskClient,
+    private readonly caskSpec: CommandSpec,
+    private readonly caskRun: Run<unknown>,
+    private readonly caskMap: (reply: unknown) => R,
+    server: ServerConnection,
+  ) {
+    super(caskSpec.name, caskSpec.args as Value[], caskRun === callCommandBuffer ? BUFFER_REPLY : UTF8_REPLY);
+    this.caskServer = server;
+    this.caskReject = this.reject;
+    this.reject = this.caskFail;
+  }
+
+  override transformReply(result: Buffer | Buffer[]): ReturnType<Command['transformReply']> {
+    if (this.caskRetried) return this.caskMap(result) as ReturnType<Command['transformReply']>;
+    const value = super.transformReply(result);
+    const server = this.caskServer;
+    this.caskServer = undefined;
+    server?.end();
+    return this.caskMap(value) as ReturnType<Command['transformReply']>;
+  }
+
+  private caskFail(error: Error): void {
+    const server = this.caskServer;
+    if (server === undefined) {
+      // Already answered (the mapping threw) or already failed over: nothing left to retry.
+      this.caskReject(error);
+      return;
+    }
+    this.caskServer = undefined;
+    server.end();
+    let retry: Promise<unknown>;
+    try {
+      retry = this.caskClient.afterFailure(this.caskSpec, this.caskRun, server, server.classify(error), new Set(), []);
+    } catch (final) {
+      this.caskReject(final as Error);
+      return;
+    }
+    retry.then(
+      (reply) => { this.caskRetried = true; this.resolve(reply); },
+      (final: unknown) => this.caskReject(final as Error),
+    );
+  }
+}
 
 const isOk = (reply: unknown): boolean => reply === 'OK';
 const toOptional = (v: unknown): string | undefined => (v === null || v === undefined ? undefined : String(v));
@@ -160,11 +221,11 @@ export class CaskClient {
   // ---- string commands -------------------------------------------------------------------------------
 
   get(key: string): Promise<string | undefined> {
-    return this.send(this.spec('get', [key], key, false), callCommand, toOptional);
+    return this.request(this.spec('get', [key], key, false), callCommand, toOptional);
   }
 
   getBuffer(key: string): Promise<Buffer | undefined> {
-    return this.send(this.spec('get', [key], key, false), callCommandBuffer, toOptionalBuffer);
+    return this.request(this.spec('get', [key], key, false), callCommandBuffer, toOptionalBuffer);
   }
 
   /** True when the value was stored (false when NX/XX prevented it). */
@@ -174,7 +235,7 @@ export class CaskClient {
       if (options.nx === true) args.push('NX');
       if (options.xx === true) args.push('XX');
     }
-    return this.send(this.spec('set', args, key, true), callCommand, isOk);
+    return this.request(this.spec('set', args, key, true), callCommand, isOk);
   }
 
   /** Number of keys removed. */
@@ -294,7 +355,29 @@ export class CaskClient {
 
   /** @internal */
   call(spec: CommandSpec): Promise<unknown> {
-    return this.send(spec, callCommand);
+    return this.request(spec, callCommand, identity);
+  }
+
+  /**
+   * @internal Sends one command with failover. The common case (discovered, a candidate picked, its
+   * connection ready) is one balancer pick and one ioredis Command, whose promise is the caller's; anything
+   * else takes `sendSlow`.
+   */
+  request<R>(spec: CommandSpec, run: typeof callCommand, map: (reply: unknown) => R): Promise<R> {
+    if (!this.closed && this.discovered) {
+      const candidates = spec.write ? this.writeCandidates : this.readCandidates;
+      if (candidates.length > 0) {
+        const server = this.balancer.pick(spec, candidates);
+        const redis = server.readyNow();
+        if (redis !== undefined) {
+          const command = new ClientCommand(this, spec, run, map, server);
+          server.begin();
+          void redis.sendCommand(command);
+          return command.promise as Promise<R>;
+        }
+      }
+    }
+    return this.sendSlow(spec, run, new Set(), []).then(map);
   }
 
   /** @internal Runs `spec` on one named server only (no failover). */
@@ -335,8 +418,8 @@ export class CaskClient {
     return this.sendSlow(spec, run, new Set(), []).then(map);
   }
 
-  /** Decides what a failed attempt on `server` means: rethrow, retry elsewhere, or a typed error. */
-  private afterFailure<T>(spec: CommandSpec, run: (redis: Redis, spec: CommandSpec) => Promise<T>, server: ServerConnection,
+  /** @internal Decides what a failed attempt on `server` means: rethrow, retry elsewhere, or a typed error. */
+  afterFailure<T>(spec: CommandSpec, run: (redis: Redis, spec: CommandSpec) => Promise<T>, server: ServerConnection,
     error: unknown, tried: Set<string>, failures: string[]): Promise<T> {
     if (isReplyError(error) || error instanceof CaskError) throw error;
     tried.add(server.address);

@@ -48,6 +48,21 @@ test('incr / incrby / decr / decrby / append / strlen', async () => {
   await assert.rejects(client.incr('cmd:s'), { name: 'ReplyError' });
 });
 
+test('every request is accounted once on its server: in flight while sent, ended by reply or error reply', async () => {
+  const servedBefore = client.serverStates().reduce((n, s) => n + s.served, 0);
+  const pending = [];
+  for (let i = 0; i < 200; i++) pending.push(i % 2 === 0 ? client.set(`cmd:acct:${i}`, String(i)) : client.get(`cmd:acct:${i - 1}`));
+  assert.equal(client.serverStates().reduce((n, s) => n + s.inFlight, 0), 200, 'all 200 sent at once');
+  const replies = await Promise.all(pending);
+  assert.deepEqual(replies, Array.from({ length: 200 }, (_, i) => (i % 2 === 0 ? true : String(i - 1))));
+  assert.equal(await client.set('cmd:acct:text', 'abc'), true);
+  await assert.rejects(client.incr('cmd:acct:text'), { name: 'ReplyError' }); // not an integer
+  await assert.rejects(client.set('cmd:acct:bad', 'v', { nx: true, xx: true }), { name: 'ReplyError' }); // syntax error
+  const states = client.serverStates();
+  assert.deepEqual(states.map((s) => s.inFlight), [0, 0, 0]);
+  assert.equal(states.reduce((n, s) => n + s.served, 0), servedBefore + 203);
+});
+
 test('binary values round-trip through getBuffer', async () => {
   const bytes = Buffer.from([0, 255, 13, 10, 128]);
   await client.set('cmd:bin', bytes);

@@ -35,6 +35,7 @@ test('a write whose connection drops after it was sent fails with CASKDB_IO and 
   t.after(async () => { await client.close(); await swallow.close(); await healthy.stop(); });
   await assert.rejects(client.set('fo:w', 'v'), (e) => isCaskError(e, 'CASKDB_IO') && /may or may not have been applied/.test(e.message));
   assert.equal(swallow.received(), 1);
+  assert.deepEqual(client.serverStates().map((s) => [s.address, s.inFlight, s.served]), [[swallow.address, 0, 1], [healthy.address, 0, 0]]);
   const viaHealthy = await direct(healthy.address);
   try {
     assert.equal(await viaHealthy.exists('fo:w'), 0, 'the write was not retried on another server');
@@ -53,6 +54,8 @@ test('a read whose connection drops after it was sent is retried on another serv
   t.after(async () => { await client.close(); await swallow.close(); await healthy.stop(); });
   assert.equal(await client.get('fo:r'), 'from-healthy');
   assert.equal(swallow.received(), 1, 'the read went to the swallowing server first');
+  // Each attempt is accounted on its own server and nothing stays in flight.
+  assert.deepEqual(client.serverStates().map((s) => [s.address, s.inFlight, s.served]), [[swallow.address, 0, 1], [healthy.address, 0, 1]]);
 });
 
 test('a write to a server that refuses connections moves to another server (nothing was sent)', async (t) => {
