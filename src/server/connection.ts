@@ -46,7 +46,10 @@ function flushQueuedConnections(): void {
 }
 
 function isPromise(x: unknown): x is Promise<Outcome> {
-  return typeof x === 'object' && x !== null && typeof (x as { then?: unknown }).then === 'function';
+  if (x instanceof Promise) return true;
+  // Replies are mostly buffers, nulls and strings: answer those without a `then` lookup.
+  if (typeof x !== 'object' || x === null || x instanceof Uint8Array) return false;
+  return typeof (x as { then?: unknown }).then === 'function';
 }
 
 export function unknownCommandError(argv: readonly Buffer[]): ReplyError {
@@ -152,7 +155,7 @@ export class Connection implements ClientInfo {
       this.socket.pause();
       this.maybeEnd();
     }
-    this.flushAfterReads();
+    if (this.writer.pendingBytes > 0) this.flushAfterReads();
   }
 
   private onCommand(argv: Buffer[]): void {
@@ -182,7 +185,7 @@ export class Connection implements ClientInfo {
       result = new ReplyError(`ERR ${message}`);
     }
     this.push(result);
-    if (isPromise(result) && this.mustWait) {
+    if (this.mustWait && isPromise(result)) {
       this.waiting = true;
       const resume = () => this.resume();
       result.then(resume, resume); // a rejection is answered through the slot; never left unhandled
