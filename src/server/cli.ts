@@ -88,7 +88,7 @@ export const serverCommand = {
         valueBytesMax: Math.max(config['proto-max-bulk-len'], 1024 * 1024),
         logger: (entry) => log.log({ ...entry, component: 'engine' }),
       });
-      store = new StandaloneStore(engine, { stringBytesMax: config['proto-max-bulk-len'], gatherAfterSync: config.sync === 'always' });
+      store = new StandaloneStore(engine, { stringBytesMax: config['proto-max-bulk-len'] });
     }
     const hooks: ServerHook[] = [];
     if (config['registry.zookeeper'] !== '') hooks.push(await registryHook(config, log));

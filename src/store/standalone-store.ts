@@ -3,9 +3,6 @@
 // single engine write (one write(2) instead of one per command, like Redis's AOF buffer), and each reply
 // is released when that write resolves (durable per the sync policy; with `always`, after the shared fsync).
 // Grouped writes answer with a `PendingReply` of the turn's `WriteGroup` rather than a promise each.
-// With `gatherAfterSync` (sync=always) a group is not committed while the previous one awaits its fsync,
-// and after that fsync the next group waits (at most GATHER_MS) until the clients just answered have sent
-// their next commands, so concurrent clients keep sharing one fsync instead of splitting into two halves.
 // Invariants: a mutation sees every earlier one (pending writes are visible through `view`); nothing is
 // acknowledged before the engine write holding it resolves; a turn's batch is atomic, so it is never torn.
 import type { EngineStat, IterateOptions, KvEngine, WriteOp } from '../engine/types.js';
@@ -22,8 +19,6 @@ const FLUSH_BATCH_OPS = 10_000;
 /** A turn's pending writes are committed early once they reach this many operations or bytes. */
 const PENDING_OPS_MAX = 1024;
 const PENDING_BYTES_MAX = 1024 * 1024;
-/** gatherAfterSync: longest a pending group waits for the clients of the previous group to come back. */
-const GATHER_MS_DEFAULT = 1;
 
 export interface StandaloneStoreOptions {
   stringBytesMax: number;
@@ -31,13 +26,6 @@ export interface StandaloneStoreOptions {
   random?: () => number;
   /** false = hand each mutation to the engine on its own (no per-turn batching). Default true. */
   batchPerTurn?: boolean;
-  /**
-   * true when every engine write waits for an fsync (sync=always): hold the next group while one is being
-   * synced, then gather the answered clients' next commands into it (see the header). Default false.
-   */
-  gatherAfterSync?: boolean;
-  /** gatherAfterSync: longest wait for those commands, in ms. Default 1. */
-  gatherMaxMs?: number;
 }
 
 function keyBytes(key: WriteOp['key']): Buffer {
@@ -54,12 +42,9 @@ class PendingView implements KvView {
   ops: WriteOp[] = [];
   /** Latest pending value per key (latin1), or undefined while not built. */
   private changes: Map<string, Buffer | null> | undefined;
-  /** Set while the store counts commands to gather (reads count too). */
-  gathering = false;
   constructor(
     private readonly engine: KvEngine,
     private readonly commit: () => void,
-    private readonly onGatherRead: () => void,
   ) {}
   add(op: WriteOp, key: Buffer, value: Buffer | null): void {
     this.ops.push(op);
@@ -73,7 +58,6 @@ class PendingView implements KvView {
     return ops;
   }
   get(key: Buffer): Buffer | undefined {
-    if (this.gathering) this.onGatherRead();
     if (this.ops.length > 0) {
       const change = this.pendingChanges().get(key.toString('latin1'));
       if (change !== undefined) return change === null ? undefined : change;
@@ -121,23 +105,14 @@ export class StandaloneStore implements KvStore {
   private readonly watchRefs = new Map<string, number>();
   private readonly modifiedSeq = new Map<string, number>();
   private readonly inFlight = new Set<Promise<unknown>>();
-  private readonly gather: boolean;
-  private readonly gatherMaxMs: number;
-  /** Groups handed to the engine and not settled yet. */
-  private groupsInFlight = 0;
-  /** gatherAfterSync: commands still expected before the pending group is committed (0 = not waiting). */
-  private gatherWanted = 0;
-  private gatherTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly engine: KvEngine,
     options: StandaloneStoreOptions,
   ) {
-    this.pendingView = new PendingView(engine, this.commitPendingNow, () => this.gatherCommand());
+    this.pendingView = new PendingView(engine, this.commitPendingNow);
     this.view = this.pendingView;
     this.batchPerTurn = options.batchPerTurn ?? true;
-    this.gather = options.gatherAfterSync ?? false;
-    this.gatherMaxMs = options.gatherMaxMs ?? GATHER_MS_DEFAULT;
     const mergeable = engine as KvEngine & { merge?: () => Promise<unknown> };
     this.merge = typeof mergeable.merge === 'function' ? async () => void (await mergeable.merge!()) : undefined;
     this.readContext = {
@@ -185,46 +160,14 @@ export class StandaloneStore implements KvStore {
     }
     this.pendingOps += ops.length;
     if (this.pendingOps >= PENDING_OPS_MAX || this.pendingBytes >= PENDING_BYTES_MAX) this.commitPending();
-    else if (this.gather) this.gatherCommand();
-    else this.scheduleCommit();
+    else if (!this.commitScheduled) {
+      this.commitScheduled = true;
+      setImmediate(this.commitPendingNow);
+    }
     return pending;
   }
 
   private readonly commitPendingNow = (): void => this.commitPending();
-
-  /** Commits the pending group at the end of this event-loop turn. */
-  private scheduleCommit(): void {
-    if (this.commitScheduled) return;
-    this.commitScheduled = true;
-    setImmediate(this.commitPendingNow);
-  }
-
-  /** gatherAfterSync: a command arrived (a write just added to the group, or a read). */
-  private gatherCommand(): void {
-    if (this.gatherWanted > 0 && --this.gatherWanted === 0) this.pendingView.gathering = false;
-    if (this.group === undefined || this.groupsInFlight > 0) return; // committed once the group in flight settles
-    if (this.gatherWanted > 0) {
-      this.gatherTimer ??= setTimeout(this.gatherTimedOut, this.gatherMaxMs);
-      return;
-    }
-    this.scheduleCommit();
-  }
-
-  private readonly gatherTimedOut = (): void => {
-    this.gatherTimer = undefined;
-    this.gatherWanted = 0;
-    this.pendingView.gathering = false;
-    if (this.groupsInFlight === 0) this.commitPending();
-  };
-
-  /** A group handed to the engine has settled; with gatherAfterSync, wait for its clients' next commands. */
-  private groupSettled(writes: number): void {
-    this.groupsInFlight--;
-    if (!this.gather || this.groupsInFlight > 0) return;
-    this.gatherWanted = writes;
-    this.pendingView.gathering = true;
-    if (this.group !== undefined) this.gatherTimer ??= setTimeout(this.gatherTimedOut, this.gatherMaxMs);
-  }
 
   private settle(done: Promise<void> | Error, reply: Reply): Reply | Promise<Reply> {
     if (done instanceof Error) return writeFailed(done);
@@ -256,13 +199,6 @@ export class StandaloneStore implements KvStore {
     this.commitScheduled = false;
     const group = this.group;
     if (group === undefined) return;
-    if (this.gatherTimer !== undefined) {
-      clearTimeout(this.gatherTimer);
-      this.gatherTimer = undefined;
-    }
-    this.gatherWanted = 0;
-    this.pendingView.gathering = false;
-    this.groupsInFlight++;
     const writes = this.groupWrites;
     this.group = undefined;
     this.groupWrites = [];
@@ -283,20 +219,13 @@ export class StandaloneStore implements KvStore {
           write.error = error;
         }
       }
-      void Promise.all(parts).then(() => {
-        this.groupSettled(writes.length);
-        group.settle();
-      });
+      void Promise.all(parts).then(() => group.settle());
       return;
     }
     this.watchInFlight(done).then(
-      () => {
-        this.groupSettled(writes.length);
-        group.settle();
-      },
+      () => group.settle(),
       (error: unknown) => {
         for (const write of writes) write.error = error;
-        this.groupSettled(writes.length);
         group.settle();
       },
     );
