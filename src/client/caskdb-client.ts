@@ -92,7 +92,8 @@ const callCommandBuffer: Run<unknown> = (redis, spec) =>
  * through the same failover as the slow path, whose outcome then settles this command's promise.
  */
 class ClientCommand<R> extends Command {
-  private caskServer: ServerConnection | undefined;
+  /** True from `caskSend` until the reply or failure on `caskServer` is accounted (`end()`). */
+  private caskInFlight = false;
   /** Set when a retry on another server answered: its reply was already converted by its own Command. */
   private caskRetried = false;
   /** The promise's own reject (ioredis's `reject` is replaced by `caskFail`). */
@@ -103,31 +104,39 @@ class ClientCommand<R> extends Command {
     private readonly caskSpec: CommandSpec,
     private readonly caskRun: Run<unknown>,
     private readonly caskMap: (reply: unknown) => R,
-    server: ServerConnection,
+    private readonly caskServer: ServerConnection,
   ) {
     super(caskSpec.name, caskSpec.args as Value[], caskRun === callCommandBuffer ? BUFFER_REPLY : UTF8_REPLY);
-    this.caskServer = server;
     this.caskReject = this.reject;
     this.reject = this.caskFail;
+  }
+
+  /** Writes the command on `redis` (the server's ready connection), counted in flight on the server. */
+  caskSend(redis: Redis): Promise<R> {
+    this.caskInFlight = true;
+    this.caskServer.begin();
+    void redis.sendCommand(this);
+    return this.promise as Promise<R>;
   }
 
   override transformReply(result: Buffer | Buffer[]): ReturnType<Command['transformReply']> {
     if (this.caskRetried) return this.caskMap(result) as ReturnType<Command['transformReply']>;
     const value = super.transformReply(result);
-    const server = this.caskServer;
-    this.caskServer = undefined;
-    server?.end();
+    if (this.caskInFlight) {
+      this.caskInFlight = false;
+      this.caskServer.end();
+    }
     return this.caskMap(value) as ReturnType<Command['transformReply']>;
   }
 
   private caskFail(error: Error): void {
     const server = this.caskServer;
-    if (server === undefined) {
+    if (!this.caskInFlight) {
       // Already answered (the mapping threw) or already failed over: nothing left to retry.
       this.caskReject(error);
       return;
     }
-    this.caskServer = undefined;
+    this.caskInFlight = false;
     server.end();
     let retry: Promise<unknown>;
     try {
@@ -145,6 +154,7 @@ class ClientCommand<R> extends Command {
 
 const isOk = (reply: unknown): boolean => reply === 'OK';
 const toOptional = (v: unknown): string | undefined => (v === null || v === undefined ? undefined : String(v));
+const toOptionalArray = (v: unknown): Array<string | undefined> => (v as unknown[]).map(toOptional);
 const toOptionalBuffer = (v: unknown): Buffer | undefined => (v === null || v === undefined ? undefined : (v as Buffer));
 
 export class CaskClient {
@@ -239,18 +249,17 @@ export class CaskClient {
   }
 
   /** Number of keys removed. */
-  async del(...keys: string[]): Promise<number> {
-    return Number(await this.call(this.spec('del', keys, keys[0], true)));
+  del(...keys: string[]): Promise<number> {
+    return this.request(this.spec('del', keys, keys[0], true), callCommand, Number);
   }
 
   /** Number of the given keys that exist (a key named twice counts twice). */
-  async exists(...keys: string[]): Promise<number> {
-    return Number(await this.call(this.spec('exists', keys, keys[0], false)));
+  exists(...keys: string[]): Promise<number> {
+    return this.request(this.spec('exists', keys, keys[0], false), callCommand, Number);
   }
 
-  async mget(keys: readonly string[]): Promise<Array<string | undefined>> {
-    const reply = await this.call(this.spec('mget', keys, keys[0], false));
-    return (reply as unknown[]).map(toOptional);
+  mget(keys: readonly string[]): Promise<Array<string | undefined>> {
+    return this.request(this.spec('mget', keys, keys[0], false), callCommand, toOptionalArray);
   }
 
   async mset(entries: Readonly<Record<string, Value>> | ReadonlyArray<readonly [string, Value]>): Promise<void> {
@@ -259,43 +268,43 @@ export class CaskClient {
     await this.call(this.spec('mset', args, pairs[0]?.[0], true));
   }
 
-  async incr(key: string): Promise<number> {
-    return Number(await this.call(this.spec('incr', [key], key, true)));
+  incr(key: string): Promise<number> {
+    return this.request(this.spec('incr', [key], key, true), callCommand, Number);
   }
 
-  async incrby(key: string, by: number): Promise<number> {
-    return Number(await this.call(this.spec('incrby', [key, by], key, true)));
+  incrby(key: string, by: number): Promise<number> {
+    return this.request(this.spec('incrby', [key, by], key, true), callCommand, Number);
   }
 
-  async decr(key: string): Promise<number> {
-    return Number(await this.call(this.spec('decr', [key], key, true)));
+  decr(key: string): Promise<number> {
+    return this.request(this.spec('decr', [key], key, true), callCommand, Number);
   }
 
-  async decrby(key: string, by: number): Promise<number> {
-    return Number(await this.call(this.spec('decrby', [key, by], key, true)));
+  decrby(key: string, by: number): Promise<number> {
+    return this.request(this.spec('decrby', [key, by], key, true), callCommand, Number);
   }
 
   /** Length of the value after appending. */
-  async append(key: string, value: Value): Promise<number> {
-    return Number(await this.call(this.spec('append', [key, value], key, true)));
+  append(key: string, value: Value): Promise<number> {
+    return this.request(this.spec('append', [key, value], key, true), callCommand, Number);
   }
 
-  async strlen(key: string): Promise<number> {
-    return Number(await this.call(this.spec('strlen', [key], key, false)));
+  strlen(key: string): Promise<number> {
+    return this.request(this.spec('strlen', [key], key, false), callCommand, Number);
   }
 
   /** Returns the value and deletes the key (undefined when it did not exist). */
-  async getdel(key: string): Promise<string | undefined> {
-    return toOptional(await this.call(this.spec('getdel', [key], key, true)));
+  getdel(key: string): Promise<string | undefined> {
+    return this.request(this.spec('getdel', [key], key, true), callCommand, toOptional);
   }
 
   /** Sets the value and returns the previous one (undefined when there was none). */
-  async getset(key: string, value: Value): Promise<string | undefined> {
-    return toOptional(await this.call(this.spec('getset', [key, value], key, true)));
+  getset(key: string, value: Value): Promise<string | undefined> {
+    return this.request(this.spec('getset', [key, value], key, true), callCommand, toOptional);
   }
 
-  async ping(): Promise<string> {
-    return String(await this.call(this.spec('ping', [], undefined, false)));
+  ping(): Promise<string> {
+    return this.request(this.spec('ping', [], undefined, false), callCommand, String);
   }
 
   /** One SCAN step on one server (`server`, or the balancer's choice for a keyless request). */
@@ -367,14 +376,17 @@ export class CaskClient {
     if (!this.closed && this.discovered) {
       const candidates = spec.write ? this.writeCandidates : this.readCandidates;
       if (candidates.length > 0) {
-        const server = this.balancer.pick(spec, candidates);
-        const redis = server.readyNow();
-        if (redis !== undefined) {
-          const command = new ClientCommand(this, spec, run, map, server);
-          server.begin();
-          void redis.sendCommand(command);
-          return command.promise as Promise<R>;
+        let command: ClientCommand<R> | undefined;
+        let redis: Redis | undefined;
+        try {
+          // A custom balancer or an unconvertible argument may throw: the caller gets a rejection, as from sendSlow.
+          const server = this.balancer.pick(spec, candidates);
+          redis = server.readyNow();
+          if (redis !== undefined) command = new ClientCommand(this, spec, run, map, server);
+        } catch (error) {
+          return Promise.reject(error);
         }
+        if (command !== undefined && redis !== undefined) return command.caskSend(redis);
       }
     }
     return this.sendSlow(spec, run, new Set(), []).then(map);
