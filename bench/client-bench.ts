@@ -110,7 +110,11 @@ async function main(): Promise<void> {
     await client.close();
     const rows: Array<[string, Run[]]> = [['bare ioredis connection', bareRuns], ['caskdb client (ZooKeeper discovery + balancer)', clientRuns]];
     const ref = { median: median(bareRuns.map((r) => r.opsPerSec)), best: best(bareRuns.map((r) => r.opsPerSec)), cpu: least(bareRuns.map((r) => r.cpuUsPerOp)) };
-    const pct = (x: number, base: number): string => `${(((base - x) / base) * 100).toFixed(1)}%`;
+    /** Signed change against the bare connection: ops/s −x% = slower, CPU +x% = more CPU per op. */
+    const delta = (x: number, base: number): string => {
+      const change = ((x - base) / base) * 100;
+      return `${change < 0 ? '−' : '+'}${Math.abs(change).toFixed(1)}%`;
+    };
     console.log('| path (one server)                              | ops/s median | ops/s best | client CPU µs/op (least) |');
     console.log('|------------------------------------------------|--------------|------------|--------------------------|');
     for (const [name, runs] of rows) {
@@ -118,7 +122,7 @@ async function main(): Promise<void> {
       const b = best(runs.map((r) => r.opsPerSec));
       const c = least(runs.map((r) => r.cpuUsPerOp));
       const isRef = runs === bareRuns;
-      console.log(`| ${name.padEnd(46)} | ${`${fmt(m)}${isRef ? '' : ` (−${pct(m, ref.median)})`}`.padStart(12)} | ${`${fmt(b)}${isRef ? '' : ` (−${pct(b, ref.best)})`}`.padStart(10)} | ${`${c.toFixed(2)}${isRef ? '' : ` (+${(((c - ref.cpu) / ref.cpu) * 100).toFixed(1)}%)`}`.padStart(24)} |`);
+      console.log(`| ${name.padEnd(46)} | ${`${fmt(m)}${isRef ? '' : ` (${delta(m, ref.median)})`}`.padStart(12)} | ${`${fmt(b)}${isRef ? '' : ` (${delta(b, ref.best)})`}`.padStart(10)} | ${`${c.toFixed(2)}${isRef ? '' : ` (${delta(c, ref.cpu)})`}`.padStart(24)} |`);
     }
     console.log('');
 

@@ -17,6 +17,15 @@ interface Ring {
   readonly points: Int32Array;
   /** owners[i] is the index (in the server list) of the server at points[i]. */
   readonly owners: Uint32Array;
+  /**
+   * Search index over the non-negative hashes, which split into 2^bucketBits equal buckets by their top bits:
+   * bucketStart[b] is the index of the first point ≥ the bucket's lowest hash, bucketStart[last + 1] =
+   * points.length. A key's ceiling lies in [bucketStart[b], bucketStart[b + 1]], a range of about two
+   * points, so a lookup is a table read and a step or two instead of a binary search over the whole ring.
+   */
+  readonly bucketStart: Uint32Array;
+  /** 31 − bucketBits: `hash >>> bucketShift` is the bucket of a non-negative hash. */
+  readonly bucketShift: number;
 }
 
 export function virtualNodeName(address: string, index: number): string {
@@ -31,13 +40,29 @@ function buildRing(addresses: readonly string[], virtualNodes: number): Ring {
   }
   const points = Int32Array.from(byPoint.keys()).sort();
   const owners = Uint32Array.from(points, (p) => byPoint.get(p) as number);
-  return { points, owners };
+  // About two buckets per point, between 2^8 and 2^16 buckets.
+  const bucketBits = Math.min(16, Math.max(8, Math.ceil(Math.log2(points.length)) + 1));
+  const bucketShift = 31 - bucketBits;
+  const buckets = 2 ** bucketBits;
+  const bucketStart = new Uint32Array(buckets + 1);
+  let i = 0;
+  for (let b = 0; b < buckets; b++) {
+    const low = b * 2 ** bucketShift; // lowest hash of bucket b, ≤ 2^31 − 2^bucketShift
+    while (i < points.length && (points[i] as number) < low) i++;
+    bucketStart[b] = i;
+  }
+  bucketStart[buckets] = points.length;
+  return { points, owners, bucketStart, bucketShift };
 }
 
 /** Index of the first point ≥ hash, or 0 when every point is below it (the ring wraps). */
-function ceilingIndex(points: Int32Array, hash: number): number {
-  let lo = 0;
-  let hi = points.length;
+function ceilingIndex(ring: Ring, hash: number): number {
+  // The only negative hash is −2^31 (Java's Math.abs corner case): every point is ≥ it.
+  if (hash < 0) return 0;
+  const { points, bucketStart } = ring;
+  const bucket = hash >>> ring.bucketShift;
+  let lo = bucketStart[bucket] as number;
+  let hi = bucketStart[bucket + 1] as number;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if ((points[mid] as number) < hash) lo = mid + 1;
@@ -69,7 +94,7 @@ export function createConsistentHashBalancer(options: ConsistentHashOptions = {}
         cachedKey = listKey;
         cachedList = servers;
       }
-      const i = ceilingIndex(cachedRing.points, fnv1Hash32(request.key ?? ''));
+      const i = ceilingIndex(cachedRing, fnv1Hash32(request.key ?? ''));
       return servers[cachedRing.owners[i] as number] as S;
     },
   };

@@ -73,6 +73,35 @@ test('the ring is the Java TreeMap rule: first virtual node with hash ≥ key ha
   }
 });
 
+test('the ring lookup matches the TreeMap rule on larger rings, also for keys hashing exactly onto ring points', () => {
+  for (const [count, virtualNodes] of [[2, 1], [5, 160], [7, 1000]] as const) {
+    const addresses = Array.from({ length: count }, (_, i) => `10.0.${i}.9:7379`);
+    const owner = new Map<number, string>();
+    for (let s = addresses.length - 1; s >= 0; s--) for (let v = 0; v < virtualNodes; v++) owner.set(fnv1Hash32(`${addresses[s]}#${v}`), addresses[s] as string);
+    const points = [...owner.keys()].sort((x, y) => x - y);
+    const expected = (key: string): string => {
+      const h = fnv1Hash32(key);
+      let lo = 0;
+      let hi = points.length;
+      while (lo < hi) { const mid = (lo + hi) >> 1; if ((points[mid] as number) < h) lo = mid + 1; else hi = mid; }
+      return owner.get(points[lo === points.length ? 0 : lo] as number) as string;
+    };
+    const b = createConsistentHashBalancer({ virtualNodes });
+    const list = servers(...addresses.map((a): [string] => [a]));
+    const onPoints = addresses.flatMap((a) => Array.from({ length: Math.min(virtualNodes, 200) }, (_, v) => `${a}#${v}`));
+    for (const key of [...KEYS.slice(0, 3000), ...onPoints, ...onPoints.map((k) => `${k}x`), '']) {
+      assert.equal(b.pick(request(key), list).address, expected(key), `key ${key} (${count} servers × ${virtualNodes})`);
+    }
+  }
+});
+
+test('one server takes every key (no ring needed); an empty list is an error', () => {
+  const b = createConsistentHashBalancer();
+  const list = servers(['127.0.0.1:7001']);
+  for (const key of KEYS.slice(0, 100)) assert.equal(b.pick(request(key), list), list[0]);
+  assert.throws(() => b.pick(request('k'), []), RangeError);
+});
+
 test('virtualNodes is configurable and validated', () => {
   assert.throws(() => createConsistentHashBalancer({ virtualNodes: 0 }), RangeError);
   const one = assign(1, ['127.0.0.1:7001', '127.0.0.1:7002']);
