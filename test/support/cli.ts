@@ -21,13 +21,18 @@ export function spawnCaskdb(args: readonly string[], options: SpawnOptions = {})
 /** Runs `caskdb <args>` to completion and returns its exit code and output. */
 export function runCaskdb(args: readonly string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawnCaskdb(args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    // Without input, stdin is /dev/null: a command that exits before reading cannot make our write fail.
+    const child = spawnCaskdb(args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin?.end(input ?? '');
+    if (input !== undefined) {
+      // EPIPE when the command exits without reading all of it: its exit code and output still tell.
+      child.stdin?.on('error', () => {});
+      child.stdin?.end(input);
+    }
   });
 }
