@@ -108,6 +108,8 @@ test('ZooKeeper restart: servers stay registered, the client keeps serving throu
   const duringOutage = ok - before;
   await zk.start();
   await waitFor('both registrations after the restart', async () => (await addressesIn(cluster)).length === 2, 20_000);
+  // The client learns of the re-registrations through its own (reconnected) watches, a round trip or two later.
+  await waitFor('the client to know both again', () => client.serverStates().length === 2, 10_000);
   await new Promise((r) => setTimeout(r, 300));
   running = false;
   await load;
