@@ -85,12 +85,19 @@ interface ConnectionManagerInternals {
   connect: () => void;
   onSocketConnected: () => void;
   socket?: { destroy(): void };
+  /** Requests not written yet (queued while disconnected); each ends through its callback. */
+  packetQueue?: { shift(): { callback?: (error: unknown) => void } | undefined };
 }
 
 /**
  * Stops a client that is not connected (never was, or its session expired) without sending anything:
  * node-zookeeper-client's close() would write a close-session packet to a socket that may not exist
  * (a TypeError thrown from a timer) and would otherwise keep reconnecting forever.
+ *
+ * Requests queued while it was disconnected are failed here: node-zookeeper-client fails the requests it
+ * has sent when a session expires, but keeps the unsent ones queued for a reconnection that an expired or
+ * abandoned client never makes, so an operation started just before a disconnection would never settle
+ * (and a registration or watch loop awaiting it would stall for good).
  */
 export function abandonZkClient(client: Client): void {
   const cm = (client as unknown as { connectionManager?: ConnectionManagerInternals }).connectionManager;
@@ -98,4 +105,10 @@ export function abandonZkClient(client: Client): void {
   cm.connect = () => undefined;
   cm.onSocketConnected = function (this: ConnectionManagerInternals) { this.socket?.destroy(); };
   cm.socket?.destroy();
+  const queue = cm.packetQueue;
+  if (queue === undefined || typeof queue.shift !== 'function') return;
+  const code = client.getState() === zookeeper.State.EXPIRED ? ZkCode.sessionExpired : ZkCode.connectionLoss;
+  // Exception.create is the library's own factory (untyped in @types/node-zookeeper-client).
+  const exceptions = zookeeper.Exception as unknown as { create(code: number): Error };
+  for (let packet = queue.shift(); packet !== undefined; packet = queue.shift()) packet.callback?.(exceptions.create(code));
 }

@@ -3,7 +3,7 @@
 import { before, after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ZooKeeperRegistry } from '../../src/registry/index.js';
-import { createZkClient, zkCreate, zkGetData, zkMkdirp, zkExists } from '../../src/registry/zk-client.js';
+import { abandonZkClient, createZkClient, zkCreate, zkErrorCode, zkGetData, zkMkdirp, zkExists, ZkCode, ZkState } from '../../src/registry/zk-client.js';
 import { startTcpProxy, startZooKeeper, type TcpProxy, type ZooKeeperServer } from '../support/zookeeper.js';
 import { data, registryConformance, waitFor } from './conformance.js';
 import type { ZkClient } from '../../src/registry/zk-client.js';
@@ -96,4 +96,26 @@ test('zookeeper registry: with ZooKeeper down at start, registration happens onc
     await zk.start();
     await registry.close();
   }
+});
+
+test('zookeeper registry: a request queued while disconnected fails when its expired session is abandoned (it never hangs)', async (t) => {
+  // node-zookeeper-client keeps unsent requests for a reconnection that an expired session never makes;
+  // a registration or watch loop awaiting one would stall for good (seen as a hung outage test).
+  const proxy = await startTcpProxy(zk.port);
+  const client = createZkClient(`127.0.0.1:${proxy.port}`, { sessionTimeout: 1_000, spinDelay: 100, retries: 0 });
+  t.after(async () => { abandonZkClient(client); await proxy.close(); });
+  await new Promise<void>((resolve) => { client.once('connected', () => resolve()); client.connect(); });
+  const expired = new Promise<void>((resolve) => client.on('state', (state) => {
+    if (state.code === ZkState.EXPIRED.code) { abandonZkClient(client); resolve(); }
+  }));
+  const partition = proxy.partition(2_500);
+  await waitFor('the client to see the disconnection', () => client.getState().code === ZkState.DISCONNECTED.code);
+  const queued = zkExists(client, '/caskdb');
+  await partition;
+  await expired;
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<'hung'>((resolve) => (timer = setTimeout(() => resolve('hung'), 2_000)));
+  const outcome = await Promise.race([queued.then(() => 'answered', (error: unknown) => error), hung]);
+  clearTimeout(timer);
+  assert.equal(zkErrorCode(outcome), ZkCode.sessionExpired, `the queued request settles with SESSION_EXPIRED, got ${String(outcome)}`);
 });
