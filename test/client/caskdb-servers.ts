@@ -4,9 +4,9 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { spawnCaskdb } from '../support/cli.js';
 import { freePort } from '../support/zookeeper.js';
+import { waitForPing } from './servers.js';
 
 const live = new Set<ChildProcess>();
 process.on('exit', () => { for (const c of live) c.kill('SIGKILL'); });
@@ -28,21 +28,6 @@ export interface CaskdbRegistryOptions {
   cluster: string;
   weight?: number;
   sessionTimeoutMs?: number;
-}
-
-async function waitForPing(port: number, child: ChildProcess, log: () => string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`caskdb server exited with ${child.exitCode}: ${log()}`);
-    const redis = new Redis({ host: '127.0.0.1', port, lazyConnect: true, protocol: 2, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
-    redis.on('error', () => undefined);
-    try {
-      await redis.connect();
-      if ((await redis.ping()) === 'PONG') return;
-    } catch { /* not yet */ } finally { redis.disconnect(); }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`caskdb server on ${port} did not answer PING: ${log()}`);
 }
 
 export async function startCaskdb(registry: CaskdbRegistryOptions): Promise<CaskdbProcess> {

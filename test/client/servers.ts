@@ -24,9 +24,15 @@ export interface Backend {
 const live = new Set<ChildProcess>();
 process.on('exit', () => { for (const c of live) c.kill('SIGKILL'); });
 
-async function waitForPing(port: number, timeoutMs = 10_000): Promise<void> {
+/**
+ * Waits until a server answers PING on `port` (20 s: a loaded CI machine starts processes slowly); fails at
+ * once, with its log, if the child exits first.
+ */
+export async function waitForPing(port: number, child?: ChildProcess, log: () => string = () => ''): Promise<void> {
+  const timeoutMs = 20_000;
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
+    if (child !== undefined && child.exitCode !== null) throw new Error(`server on ${port} exited with ${child.exitCode}: ${log()}`);
     const redis = new Redis({ host: '127.0.0.1', port, lazyConnect: true, protocol: 2, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
     redis.on('error', () => undefined);
     try {
@@ -35,7 +41,7 @@ async function waitForPing(port: number, timeoutMs = 10_000): Promise<void> {
     } catch { /* not yet */ } finally { redis.disconnect(); }
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`no PONG from 127.0.0.1:${port} within ${timeoutMs} ms`);
+  throw new Error(`no PONG from 127.0.0.1:${port} within ${timeoutMs} ms: ${log()}`);
 }
 
 /** A key-value server for client tests: `caskdb server` unless CASKDB_CLIENT_TEST_BACKEND=redis-server. */
@@ -51,7 +57,7 @@ export async function startServer(): Promise<Backend> {
     live.add(child);
     const c = child;
     c.once('exit', () => live.delete(c));
-    await waitForPing(port);
+    await waitForPing(port, c);
   };
   const kill = async (): Promise<void> => {
     const c = child;
