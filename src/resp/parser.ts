@@ -28,6 +28,22 @@ const LF = 10;
 const EMPTY = Buffer.alloc(0);
 
 /**
+ * The most common command names as sent by clients, shared instead of a new view per request (arguments
+ * are only ever read). A name is used only when all three bytes match.
+ */
+const COMMON_NAMES = ['GET', 'get', 'SET', 'set'].map((name) => Buffer.from(name, 'latin1'));
+
+/** A shared buffer equal to buf[at, at + 3) when it spells GET/get/SET/set, else undefined. */
+function commonName(buf: Buffer, at: number): Buffer | undefined {
+  const c0 = buf[at];
+  if (buf[at + 2] !== (c0 === 71 || c0 === 83 ? 84 : 116)) return undefined; // T or t, matching the case of G/S
+  for (const name of COMMON_NAMES) {
+    if (name[0] === c0 && name[1] === buf[at + 1] && name[2] === buf[at + 2]) return name;
+  }
+  return undefined;
+}
+
+/**
  * Parses a decimal integer from buf[start, end). Returns NaN on anything but an optional '-' and 1–18
  * digits (longer numbers cannot be valid lengths anyway).
  */
@@ -99,7 +115,8 @@ export class RespParser {
   /**
    * Feeds a chunk and calls `onCommand` for each complete command, in order. Returns a ProtocolError when
    * the input is malformed (commands before the bad frame have been delivered); the parser then refuses
-   * further input. `onCommand` receives views into the input chunks: copy them to keep them.
+   * further input. `onCommand` receives views into the input chunks (GET/SET names: shared buffers): never
+   * modify them, and copy them to keep them.
    */
   feed(chunk: Buffer, onCommand: (argv: Buffer[]) => void): ProtocolError | undefined {
     if (this.failed !== undefined) return this.failed;
@@ -203,7 +220,7 @@ export class RespParser {
           if (len >= 32 * 1024) this.park();
           return undefined;
         }
-        args.push(buf.subarray(pos, pos + len));
+        args.push((len === 3 && args.length === 0 ? commonName(buf, pos) : undefined) ?? buf.subarray(pos, pos + len));
         this.pos = pos = pos + len + 2;
         this.bulkLength = -1;
       }

@@ -144,3 +144,13 @@ test('inline splitting follows sdssplitargs', () => {
   assert.equal(s('"abc'), undefined);
   assert.equal(s('"a"b'), undefined);
 });
+
+test('command names are delivered as sent, whatever their case (GET/SET names may be shared buffers)', () => {
+  const names = ['GET', 'get', 'Get', 'gEt', 'SET', 'set', 'SeT', 'sex', 'GEX', 'gat', 'SE', 'SETX', 'xet', 'G\x00T'];
+  const chunks = names.map((n) => encodeCommand([Buffer.from(n, 'latin1'), Buffer.from('k')]));
+  const { commands, error } = parseChunks([Buffer.concat(chunks)]);
+  assert.equal(error, undefined);
+  assert.deepEqual(commands.map((c) => c[0]), names);
+  // An argument that is not the command name is never replaced, even when it spells one.
+  assert.deepEqual(parseChunks([encodeCommand([Buffer.from('ECHO'), Buffer.from('GET')])]).commands, [['ECHO', 'GET']]);
+});
