@@ -720,10 +720,11 @@ export class KeyIndex {
   private resizeTable(keysExpected = this.liveCount + 1): void {
     let capacity = this.table.length;
     while (Math.max(keysExpected, this.liveCount + 1) * 2 > capacity) capacity *= 2;
+    // A cleared index's table (at least this big) skips the doublings a reopen would otherwise repeat.
     const reused = sharedPagePool.takeTable(capacity);
     const table = reused?.table ?? new Int32Array(capacity);
     const tags = reused?.tags ?? new Uint8Array(capacity);
-    const mask = capacity - 1;
+    const mask = table.length - 1;
     for (let slot = 0; slot < this.slotCount; slot++) {
       const meta = this.metaOf(slot);
       if (meta <= 0) continue;

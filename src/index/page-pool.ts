@@ -29,9 +29,11 @@ export class PagePool {
     return page;
   }
 
-  /** A hash table and its tags of exactly `capacity` entries, zeroed. */
+  /** The smallest kept hash table (and its tags) of at least `capacity` entries, zeroed. */
   takeTable(capacity: number): { table: Int32Array; tags: Uint8Array } | undefined {
-    const table = this.tables.get(capacity)?.pop();
+    let best: number | undefined;
+    for (const [size, tables] of this.tables) if (size >= capacity && tables.length > 0 && (best === undefined || size < best)) best = size;
+    const table = best === undefined ? undefined : this.tables.get(best)!.pop();
     if (table === undefined) return undefined;
     table.table.fill(0);
     return table;
