@@ -80,13 +80,39 @@ export function zkRemove(client: Client, path: string, version: number): Promise
   return new Promise((resolve, reject) => client.remove(path, version, (error) => (error ? reject(error) : resolve())));
 }
 
-/** The parts of node-zookeeper-client's (1.x) connection manager that `abandonZkClient` touches. */
+/** The parts of node-zookeeper-client's (1.x) connection manager that `abandonZkClient` and `guardHandshake` touch. */
 interface ConnectionManagerInternals {
   connect: () => void;
   onSocketConnected: () => void;
+  /** 1 = CONNECTING in the library's own state numbering (its connection manager's STATES). */
+  state?: number;
   socket?: { destroy(): void };
   /** Requests not written yet (queued while disconnected); each ends through its callback. */
   packetQueue?: { shift(): { callback?: (error: unknown) => void } | undefined };
+}
+
+const CONNECTION_MANAGER_CONNECTING = 1;
+
+/**
+ * Bounds the session handshake. node-zookeeper-client clears its connect timer as soon as TCP connects and
+ * has no read timeout, so a server that accepts the socket but never answers the ConnectRequest (one that is
+ * starting or stopping; the kernel completes a TCP handshake from the listen backlog even while the process
+ * serves nothing) would leave the client waiting for good: no state event, no retry. This destroys such a
+ * socket after `timeoutMs`; the library then tries again (the next server, after its spin delay).
+ * Call it before `connect()`.
+ */
+export function guardHandshake(client: Client, timeoutMs: number): void {
+  const cm = (client as unknown as { connectionManager?: ConnectionManagerInternals }).connectionManager;
+  if (cm === undefined || typeof cm.onSocketConnected !== 'function') return;
+  const onSocketConnected = cm.onSocketConnected;
+  cm.onSocketConnected = function (this: ConnectionManagerInternals) {
+    onSocketConnected.call(this);
+    const socket = this.socket;
+    const timer = setTimeout(() => {
+      if (this.socket === socket && this.state === CONNECTION_MANAGER_CONNECTING) socket?.destroy();
+    }, timeoutMs);
+    timer.unref();
+  };
 }
 
 /**

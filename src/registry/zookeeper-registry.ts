@@ -9,7 +9,7 @@ import {
   type Registration, type RegistrationData, type Registry, type RegistryWatch, type ServerRecord, type ServersListener,
 } from './types.js';
 import {
-  abandonZkClient, createZkClient, zkCreate, zkErrorCode, zkExists, zkGetChildren, zkGetData, zkMkdirp, zkRemove, zkSetData,
+  abandonZkClient, createZkClient, guardHandshake, zkCreate, zkErrorCode, zkExists, zkGetChildren, zkGetData, zkMkdirp, zkRemove, zkSetData,
   ZkCode, ZkState, type ZkClient, type ZkEvent,
 } from './zk-client.js';
 import { Backoff } from './backoff.js';
@@ -335,6 +335,7 @@ export class ZooKeeperRegistry implements Registry {
 
   private openSession(): ZkClient {
     const client = createZkClient(this.options.connect, { sessionTimeout: this.sessionTimeoutMs, spinDelay: 500, retries: 0 });
+    guardHandshake(client, handshakeTimeoutMs(this.sessionTimeoutMs));
     client.on('state', (state) => this.onState(client, state));
     client.connect();
     this.armOutageLog();
@@ -386,6 +387,11 @@ export class ZooKeeperRegistry implements Registry {
       this.connectionWaiters.add(wake);
     });
   }
+}
+
+/** How long a session handshake may take before the connection is dropped and tried again: a third of the session timeout, within [1 s, 5 s]. */
+function handshakeTimeoutMs(sessionTimeoutMs: number): number {
+  return Math.min(5_000, Math.max(1_000, Math.floor(sessionTimeoutMs / 3)));
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
