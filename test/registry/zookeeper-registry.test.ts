@@ -2,7 +2,6 @@
 // conformance suite, plus what only ZooKeeper has — the znode layout and JSON, foreign data, a restart.
 import { before, after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, createServer, type Socket } from 'node:net';
 import { ZooKeeperRegistry } from '../../src/registry/index.js';
 import { abandonZkClient, createZkClient, zkCreate, zkErrorCode, zkGetData, zkMkdirp, zkExists, ZkCode, ZkState } from '../../src/registry/zk-client.js';
 import { startTcpProxy, startZooKeeper, type TcpProxy, type ZooKeeperServer } from '../support/zookeeper.js';
@@ -125,28 +124,11 @@ test('zookeeper registry: a server that accepts the connection but never answers
   // The first connection is accepted and then ignored (like a server starting or stopping: the kernel
   // completes TCP from the listen backlog); later ones reach ZooKeeper. node-zookeeper-client alone would
   // wait on the first socket for good.
-  const held: Socket[] = [];
-  let connections = 0;
-  const front = createServer((inbound) => {
-    connections++;
-    if (connections === 1) { held.push(inbound); return; }
-    const outbound = connect({ host: '127.0.0.1', port: zk.port });
-    const drop = (): void => { inbound.destroy(); outbound.destroy(); };
-    inbound.on('error', drop).on('close', drop);
-    outbound.on('error', drop).on('close', drop);
-    inbound.pipe(outbound).pipe(inbound);
-  });
-  await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', () => resolve()));
-  const address = front.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
-  const registry = new ZooKeeperRegistry({ connect: `127.0.0.1:${port}`, sessionTimeoutMs: 3_000, operationTimeoutMs: 8_000, log: quiet });
-  t.after(async () => {
-    await registry.close();
-    for (const socket of held) socket.destroy();
-    await new Promise<void>((resolve) => front.close(() => resolve()));
-  });
+  const proxy = await startTcpProxy(zk.port, { silentConnections: 1 });
+  const registry = new ZooKeeperRegistry({ connect: `127.0.0.1:${proxy.port}`, sessionTimeoutMs: 3_000, operationTimeoutMs: 8_000, log: quiet });
+  t.after(async () => { await registry.close(); await proxy.close(); });
   const startedAt = Date.now();
   assert.deepEqual(await registry.list('never-answered'), []);
-  assert.ok(connections >= 2, `the silent connection was dropped and another made (${connections} connections)`);
+  assert.ok(proxy.connections() >= 2, `the silent connection was dropped and another made (${proxy.connections()} connections)`);
   assert.ok(Date.now() - startedAt >= 900, 'the first connection was given the handshake timeout');
 });

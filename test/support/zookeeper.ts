@@ -130,11 +130,18 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
-/** A loopback TCP proxy to `targetPort`, used to partition one client from ZooKeeper (e.g. to expire its session). */
-export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
+/**
+ * A loopback TCP proxy to `targetPort`, used to partition one client from ZooKeeper (e.g. to expire its session).
+ * `silentConnections`: that many first connections are accepted and then ignored — never forwarded, never
+ * answered, never closed until the proxy closes (a server that accepts but does not serve).
+ */
+export async function startTcpProxy(targetPort: number, options: { silentConnections?: number } = {}): Promise<TcpProxy & { connections(): number }> {
   const sockets = new Set<import('node:net').Socket>();
   let blocked = false;
+  let connections = 0;
   const server = createServer((inbound) => {
+    connections++;
+    if (connections <= (options.silentConnections ?? 0)) { sockets.add(inbound); return; }
     if (blocked) { inbound.destroy(); return; }
     const outbound = connect({ host: '127.0.0.1', port: targetPort });
     sockets.add(inbound).add(outbound);
@@ -149,6 +156,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const port = typeof address === 'object' && address !== null ? address.port : 0;
   return {
     port,
+    connections: () => connections,
     partition: async (ms) => {
       blocked = true;
       for (const s of sockets) s.destroy();
