@@ -45,10 +45,21 @@ class KeySet {
   }
 }
 
-function peakRssMiB(): number {
+/** A memory figure of this process from /proc/self/status, in MiB (VmRSS now, VmHWM the peak). */
+function statusMiB(field: 'VmRSS' | 'VmHWM'): number {
   const status = spawnSync('cat', [`/proc/${process.pid}/status`], { encoding: 'utf8' }).stdout;
-  const match = /VmHWM:\s+(\d+) kB/.exec(status);
+  const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(status);
   return match ? Number(match[1]) / 1024 : NaN;
+}
+
+function peakRssMiB(): number {
+  return statusMiB('VmHWM');
+}
+
+/** With BENCH_RSS_TRACE=1, the current and peak RSS after each phase go to stderr (where the peak is made). */
+function tracePhase(name: string): void {
+  if (process.env.BENCH_RSS_TRACE !== '1') return;
+  process.stderr.write(`  ${name}: rss ${statusMiB('VmRSS').toFixed(0)} MiB, peak ${statusMiB('VmHWM').toFixed(0)} MiB\n`);
 }
 
 async function timed(count: number, body: () => Promise<void> | void): Promise<number> {
@@ -251,6 +262,7 @@ async function runEngine(engine: Engine, keyCount: number): Promise<Results> {
     results.awaitedPutsPerSec = await timed(awaitedCount, async () => {
       for (let i = 0; i < awaitedCount; i++) await adapter.put(keys.at(i), value);
     });
+    tracePhase('awaited puts');
     const batchedCount = keyCount - awaitedCount;
     results.batchedPutsPerSec = await timed(batchedCount, async () => {
       for (let i = awaitedCount; i < keyCount; i += 1000) {
@@ -259,6 +271,7 @@ async function runEngine(engine: Engine, keyCount: number): Promise<Results> {
         await adapter.putBatch(entries);
       }
     });
+    tracePhase('batched puts');
     const probeSource = new KeySet(200_000, 7);
     const probes: Buffer[] = [];
     for (let i = 0; i < probeSource.count; i++) probes.push(keys.at(probeSource.at(i).readUInt32BE(0) % keyCount));
@@ -268,6 +281,7 @@ async function runEngine(engine: Engine, keyCount: number): Promise<Results> {
         if (v instanceof Promise) await v;
       }
     });
+    tracePhase('gets');
     if (adapter.getMany !== undefined) {
       const getMany = adapter.getMany;
       results.getManyPerSec = await timed(probes.length, async () => {
@@ -279,17 +293,21 @@ async function runEngine(engine: Engine, keyCount: number): Promise<Results> {
       scanned = await adapter.scan();
     });
     results.scannedKeys = scanned;
+    tracePhase('scan');
     Object.assign(results, adapter.extra());
     let started = performance.now();
     await adapter.close();
     results.closeMs = performance.now() - started;
+    tracePhase('close');
     started = performance.now();
     await adapter.reopen();
     results.reopenMs = performance.now() - started;
+    tracePhase('reopen');
     await adapter.openDurable();
     const durableKeys = new KeySet(40_000, 99);
     results.durable1PerSec = await inFlight(2_000, 1, (i) => adapter.durablePut(durableKeys.at(i), value));
     results.durable64PerSec = await inFlight(20_000, 64, (i) => adapter.durablePut(durableKeys.at(20_000 + i), value));
+    tracePhase('durable puts');
     await adapter.close();
     results.peakRssMiB = peakRssMiB();
     return results;
