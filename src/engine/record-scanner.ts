@@ -5,7 +5,7 @@
 import { decodeHeader, HEADER_BYTES_MAX, HeaderStatus, newHeaderFields, readHeaderInto, recordCrcMatches, RecordType } from '../codec/record.js';
 import type { RandomAccessFile } from '../io/file-system.js';
 
-export const SCAN_CHUNK_BYTES = 4 * 1024 * 1024;
+export const SCAN_CHUNK_BYTES = 1024 * 1024;
 
 /** One record as the scanner hands it out; `buffer` is only valid during the callback. */
 export interface ScannedRecord {
