@@ -44,6 +44,10 @@ const TOMBSTONE = -1;
 const FREE = 0;
 /** Entries handed out per `scan` call, so iteration re-seeks and tolerates concurrent writes. */
 export const SCAN_CHUNK_ENTRIES = 256;
+/** Above this many live keys, the ordered view is sorted bucket by bucket (see `bucketedSlots`). */
+const BUCKET_SORT_MIN = 1 << 16;
+/** Buckets of that sort: one per value of a key's first two bytes. */
+const BUCKETS = 1 << 16;
 /** Runs of keys shorter than this are sorted by insertion instead of a radix pass. */
 const INSERTION_SORT_MAX = 16;
 
@@ -453,10 +457,8 @@ export class KeyIndex {
   private rebuildOrderedView(): void {
     this.inBase = new Uint8Array(0);
     this.releaseRetired();
-    const base = new Uint32Array(this.liveCount);
-    let count = 0;
-    for (let slot = 0; slot < this.slotCount; slot++) if (this.metaOf(slot) > 0) base[count++] = slot;
-    this.sortSlots(base, 0, count, 0);
+    const base = this.liveCount > BUCKET_SORT_MIN ? this.bucketedSlots() : this.liveSlots();
+    const count = base.length;
     const inBase = new Uint8Array(this.slotCount);
     for (let i = 0; i < count; i++) inBase[base[i]!] = 1;
     this.base = base;
@@ -465,6 +467,33 @@ export class KeyIndex {
     this.pendingSlots = [];
     this.staleCount = 0;
     this.ordered = true;
+  }
+
+  /** Every live slot, sorted by key. */
+  private liveSlots(): Uint32Array<ArrayBuffer> {
+    const slots = new Uint32Array(this.liveCount);
+    let count = 0;
+    for (let slot = 0; slot < this.slotCount; slot++) if (this.metaOf(slot) > 0) slots[count++] = slot;
+    this.sortSlots(slots, 0, count, 0);
+    return slots;
+  }
+
+  /**
+   * Every live slot, sorted by key, for big indexes: a counting pass on the first two key bytes (zero
+   * padded, which keeps byte order), then each bucket sorted on its own. The sort's scratch is then the
+   * size of a bucket, not 8 bytes for every key at once (8 MiB of peak memory at a million keys).
+   */
+  private bucketedSlots(): Uint32Array<ArrayBuffer> {
+    const starts = new Uint32Array(BUCKETS + 1);
+    for (let slot = 0; slot < this.slotCount; slot++) if (this.metaOf(slot) > 0) starts[(this.digitAt(slot, 0) >>> 16) + 1]!++;
+    for (let bucket = 0; bucket < BUCKETS; bucket++) starts[bucket + 1]! += starts[bucket]!;
+    const slots = new Uint32Array(this.liveCount);
+    const next = starts.slice(0, BUCKETS);
+    for (let slot = 0; slot < this.slotCount; slot++) if (this.metaOf(slot) > 0) slots[next[this.digitAt(slot, 0) >>> 16]!++] = slot;
+    // A bucket's keys agree on two padded bytes; one shorter than two is a prefix of the others, and
+    // sortSlots orders it first by length.
+    for (let bucket = 0; bucket < BUCKETS; bucket++) this.sortSlots(slots, starts[bucket]!, starts[bucket + 1]!, 2);
+    return slots;
   }
 
   /**
@@ -616,10 +645,12 @@ export class KeyIndex {
   private ensureSlotRoom(slot: number): void {
     const pageIndex = slot >>> SLOT_PAGE_BITS;
     while (this.slotPages.length <= pageIndex) {
-      const slots = this.slotPages.length === 0 && slot < INITIAL_SLOTS ? INITIAL_SLOTS : SLOT_PAGE_SLOTS;
+      // A kept whole page (a reopen in this process) serves as the first page too, rather than growing one.
+      const kept = sharedPagePool.takeSlotPage();
+      const slots = kept === undefined && this.slotPages.length === 0 && slot < INITIAL_SLOTS ? INITIAL_SLOTS : SLOT_PAGE_SLOTS;
       // Pages below the last are always whole: a small first page is grown before a second is added.
       if (this.slotPages.length > 0) this.growSlotPage(this.slotPages.length - 1, SLOT_PAGE_SLOTS);
-      const reused = slots === SLOT_PAGE_SLOTS ? sharedPagePool.takeSlotPage() : undefined;
+      const reused = kept;
       this.slotPages.push(reused?.slots ?? new Uint32Array(slots * SLOT_WORDS));
       this.metaPages.push(reused?.meta ?? new Int32Array(slots));
     }
@@ -684,8 +715,9 @@ export class KeyIndex {
       if (compacted !== undefined && this.arenaPageUsed + length <= compacted.length) return compacted;
     }
     if (this.arenaPages.length >= ARENA_PAGES_MAX) throw new Error('key index: the keys exceed 4 GiB');
+    const kept = length <= ARENA_PAGE_BYTES ? sharedPagePool.takeArenaPage() : undefined;
     const size = this.arenaPages.length === 0 ? Math.max(INITIAL_ARENA_BYTES, length) : Math.max(ARENA_PAGE_BYTES, length);
-    const page = (size === ARENA_PAGE_BYTES ? sharedPagePool.takeArenaPage() : undefined) ?? Buffer.allocUnsafe(size);
+    const page = kept ?? Buffer.allocUnsafe(size);
     this.arenaPages.push(page);
     this.arenaPageUsed = 0;
     return page;

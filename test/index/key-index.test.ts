@@ -161,6 +161,34 @@ test('a large index sorts keys of shared prefixes and mixed lengths exactly (rad
   assert.ok(index.estimateBytes() / index.size < 100);
 });
 
+test('above 65,536 keys the ordered view is sorted bucket by bucket, still exactly (empty, 1-byte, shared-prefix keys)', () => {
+  const index = new KeyIndex(5);
+  const keys = new Set<string>(['', '\x00', '\xff', '\x00\x00', 'a', 'a\x00', 'a\x00\x01']);
+  let state = 12345;
+  const nextByte = (): number => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return state >>> 24;
+  };
+  while (keys.size < 90_000) {
+    const length = nextByte() % 7; // 0..6 bytes, so many keys end inside the first two bytes or share them
+    let key = keys.size % 4 === 0 ? 'ab' : '';
+    for (let i = 0; i < length; i++) key += String.fromCharCode(nextByte());
+    keys.add(key);
+  }
+  for (const key of keys) index.set(key, 1, 0, 1);
+  const expected = [...keys].sort((a, b) => Buffer.compare(Buffer.from(a, 'latin1'), Buffer.from(b, 'latin1')));
+  const got: string[] = [];
+  let range: KeyRange = {};
+  for (;;) {
+    const chunk = index.scan(range, false, 4096);
+    for (const [key] of chunk) got.push(key);
+    if (chunk.length < 4096) break;
+    range = { low: chunk[chunk.length - 1]![0], lowInclusive: false };
+  }
+  assert.equal(got.length, expected.length);
+  assert.deepEqual(got, expected);
+});
+
 test('many pages: keys across arena and slot pages, a key longer than a page, compaction after mass deletes', () => {
   const index = new KeyIndex(3, { arenaSlackRatio: 0.3, arenaSlackBytesMin: 0 });
   const model = new Map<string, number>();
