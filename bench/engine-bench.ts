@@ -59,7 +59,12 @@ function peakRssMiB(): number {
 /** With BENCH_RSS_TRACE=1, the current and peak RSS after each phase go to stderr (where the peak is made). */
 function tracePhase(name: string): void {
   if (process.env.BENCH_RSS_TRACE !== '1') return;
-  process.stderr.write(`  ${name}: rss ${statusMiB('VmRSS').toFixed(0)} MiB, peak ${statusMiB('VmHWM').toFixed(0)} MiB\n`);
+  const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(0);
+  const heap = process.memoryUsage();
+  process.stderr.write(
+    `  ${name}: rss ${statusMiB('VmRSS').toFixed(0)} MiB, peak ${statusMiB('VmHWM').toFixed(0)} MiB` +
+      ` (V8 heap ${mib(heap.heapUsed)}/${mib(heap.heapTotal)} MiB used/total, array buffers ${mib(heap.arrayBuffers)} MiB)\n`,
+  );
 }
 
 async function timed(count: number, body: () => Promise<void> | void): Promise<number> {
@@ -304,6 +309,7 @@ async function runEngine(engine: Engine, keyCount: number): Promise<Results> {
     results.reopenMs = performance.now() - started;
     tracePhase('reopen');
     await adapter.openDurable();
+    tracePhase('open for durable puts');
     const durableKeys = new KeySet(40_000, 99);
     results.durable1PerSec = await inFlight(2_000, 1, (i) => adapter.durablePut(durableKeys.at(i), value));
     results.durable64PerSec = await inFlight(20_000, 64, (i) => adapter.durablePut(durableKeys.at(20_000 + i), value));
