@@ -7,6 +7,18 @@ import { KeyIndex, sharedPagePool, type KeyRange } from '../../src/index/key-ind
 
 const keyArb = fc.uint8Array({ maxLength: 4 }).map((u) => Buffer.from(u).toString('latin1'));
 
+/** Every key of the index in order, walked in chunks of `chunkEntries` that re-seek past the last key. */
+function scanAll(index: KeyIndex, chunkEntries: number): string[] {
+  const got: string[] = [];
+  let range: KeyRange = {};
+  for (;;) {
+    const chunk = index.scan(range, false, chunkEntries);
+    for (const [key] of chunk) got.push(key);
+    if (chunk.length < chunkEntries) return got;
+    range = { low: chunk[chunk.length - 1]![0], lowInclusive: false };
+  }
+}
+
 test('set and delete return the size of the record they supersede', () => {
   const index = new KeyIndex(12345);
   assert.equal(index.set('a', 1, 0, 10), 0);
@@ -149,14 +161,7 @@ test('a large index sorts keys of shared prefixes and mixed lengths exactly (rad
     index.set(key, 1, i, 1);
   }
   const expected = [...new Set(keys)].sort((a, b) => Buffer.compare(Buffer.from(a, 'latin1'), Buffer.from(b, 'latin1')));
-  const got: string[] = [];
-  let range: KeyRange = {};
-  for (;;) {
-    const chunk = index.scan(range, false, 256);
-    for (const [key] of chunk) got.push(key);
-    if (chunk.length < 256) break;
-    range = { low: chunk[chunk.length - 1]![0], lowInclusive: false };
-  }
+  const got = scanAll(index, 256);
   assert.deepEqual(got, expected);
   assert.ok(index.estimateBytes() / index.size < 100);
 });
@@ -177,14 +182,7 @@ test('above 65,536 keys the ordered view is sorted bucket by bucket, still exact
   }
   for (const key of keys) index.set(key, 1, 0, 1);
   const expected = [...keys].sort((a, b) => Buffer.compare(Buffer.from(a, 'latin1'), Buffer.from(b, 'latin1')));
-  const got: string[] = [];
-  let range: KeyRange = {};
-  for (;;) {
-    const chunk = index.scan(range, false, 4096);
-    for (const [key] of chunk) got.push(key);
-    if (chunk.length < 4096) break;
-    range = { low: chunk[chunk.length - 1]![0], lowInclusive: false };
-  }
+  const got = scanAll(index, 4096);
   assert.equal(got.length, expected.length);
   assert.deepEqual(got, expected);
 });
@@ -212,14 +210,7 @@ test('many pages: keys across arena and slot pages, a key longer than a page, co
   assert.equal(index.size, model.size);
   for (const [key, n] of model) assert.equal(index.offsetAt(index.slotOf(key)), n, key.slice(0, 30));
   const expected = [...model.keys()].sort();
-  const got: string[] = [];
-  let range: KeyRange = {};
-  for (;;) {
-    const chunk = index.scan(range, false, 4096);
-    for (const [key] of chunk) got.push(key);
-    if (chunk.length < 4096) break;
-    range = { low: chunk[chunk.length - 1]![0], lowInclusive: false };
-  }
+  const got = scanAll(index, 4096);
   assert.equal(got.length, expected.length);
   assert.ok(got.every((key, i) => key === expected[i]));
   assert.ok(index.estimateBytes() < beforeDeletes, `compaction gave bytes back: ${index.estimateBytes()} vs ${beforeDeletes}`);
