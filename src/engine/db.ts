@@ -461,7 +461,7 @@ export class Db implements KvEngine {
     }
     this.syncInFlight = true;
     const syncedBytes = this.unsyncedBytes;
-    this.activeFile.datasync().then(
+    this.datasyncActive().then(
       () => {
         this.unsyncedBytes = Math.max(0, this.unsyncedBytes - syncedBytes);
         group.resolve();
@@ -475,6 +475,20 @@ export class Db implements KvEngine {
       this.syncInFlight = false;
       if (this.pendingSyncGroup !== undefined) this.runSyncGroup();
     });
+  }
+
+  /**
+   * One fdatasync of the active file; failures reject. On the event loop only for 'always' groups (one
+   * turn's writes): the once-a-second fsync of 'everysec' may cover a second of writes, too long to block.
+   */
+  private datasyncActive(): Promise<void> {
+    if (this.options.syncThread === 'thread-pool' || this.options.sync !== 'always') return this.activeFile.datasync();
+    try {
+      this.activeFile.datasyncSync();
+      return RESOLVED;
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   private syncInBackground(): void {

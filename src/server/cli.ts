@@ -85,6 +85,7 @@ export const serverCommand = {
       const engine = await Db.open({
         dir: config.dir,
         sync: config.sync,
+        syncThread: config['sync-thread'],
         valueBytesMax: Math.max(config['proto-max-bulk-len'], 1024 * 1024),
         logger: (entry) => log.log({ ...entry, component: 'engine' }),
       });

@@ -95,10 +95,10 @@ test('a partial write that cannot be rolled back makes the Db read-only; reopen 
   }
 });
 
-test("a failed fsync rejects the write and makes the Db read-only; reopen has every acknowledged write", async (t) => {
+for (const syncThread of ['thread-pool', 'event-loop'] as const) test(`a failed fsync (${syncThread}) rejects the write and makes the Db read-only; reopen has every acknowledged write`, async (t) => {
   const dir = tempDir(t);
   const fileSystem = new FaultyFileSystem();
-  const { db } = await openDb(dir, { sync: 'always', fileSystem });
+  const { db } = await openDb(dir, { sync: 'always', syncThread, fileSystem });
   const acknowledged = new Map<string, string>();
   for (let i = 0; i < 10; i++) {
     await db.put(`k${i}`, `v${i}`);

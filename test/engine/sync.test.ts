@@ -1,7 +1,8 @@
 // Durability modes: with sync 'always' a write resolves only after its fdatasync, and every write of
 // one event-loop turn shares one fsync (group commit); with 'everysec' and 'none' a write resolves
 // after write(2) with no fsync on its path, 'everysec' fsyncs in the background, and bytesPerSync
-// forces an fsync after that many bytes.
+// forces an fsync after that many bytes. syncThread 'event-loop' moves only the 'always' group fsync
+// onto the event loop.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FaultyFileSystem } from '../support/faulty-file-system.js';
@@ -60,6 +61,56 @@ test("sync 'always': writes issued in one event-loop turn share one fsync", asyn
   } finally {
     await db.close();
   }
+});
+
+test("syncThread 'event-loop': 'always' groups fsync on the event loop, one per turn, before any put resolves", async (t) => {
+  const dir = tempDir(t);
+  const fileSystem = new FaultyFileSystem();
+  const { db } = await openDb(dir, { sync: 'always', syncThread: 'event-loop', fileSystem });
+  try {
+    fileSystem.resetCounters();
+    let resolvedBeforeFsync = 0;
+    const puts = Array.from({ length: 40 }, (_, i) =>
+      db.put(`k${i}`, 'v').then(() => {
+        if (fileSystem.counters.datasyncSync === 0) resolvedBeforeFsync++;
+      }),
+    );
+    assert.equal(fileSystem.counters.datasyncSync, 0, 'the fsync waits for the end of the turn');
+    await Promise.all([...puts, db.write([{ type: 'put', key: 'a', value: '1' }, { type: 'delete', key: 'k2' }])]);
+    assert.equal(resolvedBeforeFsync, 0, 'no put resolves before its fsync');
+    assert.deepEqual([fileSystem.counters.datasyncSync, fileSystem.counters.datasync], [1, 0], 'one fsync, on the event loop');
+    fileSystem.resetCounters();
+    for (let i = 0; i < 3; i++) await db.put(`z${i}`, 'v');
+    await db.sync();
+    assert.equal(fileSystem.counters.datasyncSync, 4, 'awaited puts and db.sync() fsync one each');
+  } finally {
+    await db.close();
+  }
+  const { db: reopened } = await openDb(dir, { sync: 'always', syncThread: 'event-loop' });
+  try {
+    assert.equal(reopened.get('k39')?.toString(), 'v');
+    assert.equal(reopened.get('k2'), undefined);
+  } finally {
+    await reopened.close();
+  }
+});
+
+test("syncThread 'event-loop' leaves the background fsync of 'everysec' on the thread pool", async (t) => {
+  const dir = tempDir(t);
+  const fileSystem = new FaultyFileSystem();
+  const { db } = await openDb(dir, { sync: 'everysec', syncThread: 'event-loop', fileSystem });
+  try {
+    fileSystem.resetCounters();
+    await db.put('k', 'v');
+    await db.sync();
+    assert.deepEqual([fileSystem.counters.datasync, fileSystem.counters.datasyncSync], [1, 0]);
+  } finally {
+    await db.close();
+  }
+});
+
+test('an unknown syncThread is refused at open', async (t) => {
+  await assert.rejects(openDb(tempDir(t), { syncThread: 'main' as never }), /invalid option syncThread="main": must be 'thread-pool' or 'event-loop'/);
 });
 
 test("sync 'none' and 'everysec' acknowledge after write(2), with no fsync on the write path", async (t) => {

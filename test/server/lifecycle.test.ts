@@ -164,10 +164,11 @@ test('redis-cli works unchanged: commands, --scan, --pipe mass insertion, errors
   }
 });
 
-test('redis-benchmark runs against the server without errors', async () => {
+for (const syncThread of ['event-loop', 'thread-pool']) test(`redis-benchmark runs against the server without errors (sync always, sync-thread ${syncThread})`, async () => {
   ensureRedisTools();
-  const server = await startServer(['--sync', 'always']);
+  const server = await startServer(['--sync', 'always', '--sync-thread', syncThread]);
   try {
+    assert.equal(redisCli(server.port, ['config', 'get', 'sync-thread']).stdout, `sync-thread\n${syncThread}\n`);
     const r = spawnSync('redis-benchmark', ['-h', '127.0.0.1', '-p', String(server.port), '-t', 'set,get,incr,mset', '-n', '5000', '-c', '20', '-P', '4', '-q'], {
       encoding: 'utf8',
       timeout: 60_000,
