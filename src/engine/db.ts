@@ -23,6 +23,7 @@ import { copyBackup, type BackupResult } from './backup.js';
 import { runMerge, type MergeHost, type MergeOutput } from './merge.js';
 import { corruption, moveMergedFiles, recover, type RecoveredState } from './recovery.js';
 import { WriteBatch } from './write-batch.js';
+import { ValueCache } from '../cache/value-cache.js';
 import type { Bytes, EngineStat, IterateOptions, KvEngine, SyncMode, WriteOp } from './types.js';
 
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -68,6 +69,8 @@ export class Db implements KvEngine {
   private readonly openMs: number;
 
   private readScratch = Buffer.allocUnsafe(READ_SCRATCH_BYTES);
+  /** Values by record position (see value-cache.ts); absent when `valueCacheBytes` is 0. */
+  private readonly valueCache: ValueCache | undefined;
   private readonly readHeader = newHeaderFields();
   private writeScratch = Buffer.allocUnsafe(WRITE_SCRATCH_BYTES);
 
@@ -102,6 +105,7 @@ export class Db implements KvEngine {
     this.diskBytes = state.diskBytes;
     this.lastSeq = state.lastSeq;
     this.openMs = openMs;
+    this.valueCache = options.valueCacheBytes > 0 ? new ValueCache(options.valueCacheBytes) : undefined;
     if (options.sync === 'everysec') {
       this.everysecTimer = setInterval(() => this.syncInBackground(), EVERYSEC_INTERVAL_MS);
       this.everysecTimer.unref();
@@ -144,7 +148,16 @@ export class Db implements KvEngine {
     this.assertOpen();
     const slot = this.slotOfKey(key);
     if (slot < 0) return undefined;
-    return this.readValue(this.index.fileIdAt(slot), this.index.offsetAt(slot), this.index.sizeAt(slot));
+    const fileId = this.index.fileIdAt(slot);
+    const offset = this.index.offsetAt(slot);
+    const size = this.index.sizeAt(slot);
+    const cache = this.valueCache;
+    if (cache === undefined) return this.readValue(fileId, offset, size);
+    const cached = cache.get(fileId, offset, size);
+    if (cached !== undefined) return cached;
+    const value = this.readValue(fileId, offset, size);
+    cache.set(fileId, offset, size, value);
+    return value;
   }
 
   has(key: Bytes): boolean {
@@ -228,6 +241,7 @@ export class Db implements KvEngine {
       encodeRecordInto(scratch, 0, RecordType.Normal, 0, keyBytes, valueBytes);
       const offset = this.appendRun(scratch, size);
       this.addSuperseded(this.index.setBytes(keyBytes, 0, keyBytes.length, this.activeFileId, offset, size));
+      this.valueCache?.set(this.activeFileId, offset, size, valueBytes);
       return this.acknowledge();
     } catch (error) {
       return Promise.reject(error);
@@ -321,6 +335,7 @@ export class Db implements KvEngine {
       const size = sizes[i]!;
       if (ops[i]!.type === 'put') {
         this.addSuperseded(this.index.setBytes(keys[i]!, 0, keys[i]!.length, fileId, recordOffset, size));
+        this.valueCache?.set(fileId, recordOffset, size, values[i]!);
       } else {
         this.addSuperseded(this.index.deleteBytes(keys[i]!, 0, keys[i]!.length));
         this.addGarbage(fileId, size);
@@ -592,6 +607,8 @@ export class Db implements KvEngine {
    * move every key the merge copied — unless it was written again meanwhile — to its new position.
    */
   private installMerge(output: MergeOutput): void {
+    // Merged files take the ids of old ones: cached positions would name other records.
+    this.valueCache?.clear();
     try {
       for (const [id, file] of [...this.files.entries()]) {
         if (id >= output.boundary) continue;
@@ -675,6 +692,7 @@ export class Db implements KvEngine {
       merging: this.merging,
       openMs: Math.round(this.openMs * 10) / 10,
       sync: this.options.sync,
+      ...(this.valueCache === undefined ? {} : { valueCache: this.valueCache.stats() }),
     };
   }
 

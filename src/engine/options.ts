@@ -32,6 +32,12 @@ export interface DbOptions {
    * benchmark VM), at the price of a loop that stalls for as long as the disk takes.
    */
   syncThread?: SyncThread;
+  /**
+   * Bytes of values kept in memory by record position, so a repeated or recent `get` needs no read(2)
+   * (0: off). Written values enter as they are written, others on their first `get`; the oldest bytes
+   * are evicted first. Scans bypass it. The memory is touched only as the cache fills.
+   */
+  valueCacheBytes?: number;
   /** Seal the active data file and start a new one when a record would grow it past this. */
   dataFileBytesMax?: number;
   /** With 'everysec' or 'none', also fsync after every this many bytes written (0: off). */
@@ -77,6 +83,7 @@ export type MergeStep = (typeof MERGE_STEPS)[number];
 export const DEFAULT_OPTIONS = {
   sync: 'everysec' as SyncMode,
   syncThread: 'thread-pool' as SyncThread,
+  valueCacheBytes: 0,
   dataFileBytesMax: 256 * 1024 * 1024,
   bytesPerSync: 0,
   keyBytesMax: 64 * 1024,
@@ -106,6 +113,14 @@ function integerIn(name: string, value: number, min: number, max: number): numbe
   return value;
 }
 
+/** Largest value cache: one Buffer holds it. */
+export const VALUE_CACHE_BYTES_MAX = 2 ** 32 - 1;
+
+function valueCacheBytesOf(value: number): number {
+  if (value === 0) return 0;
+  return integerIn('valueCacheBytes', value, 4096, VALUE_CACHE_BYTES_MAX);
+}
+
 export function defaultLogger(entry: LogEntry): void {
   if (entry.level !== 'warn' && entry.level !== 'error') return;
   const { level, msg, ...fields } = entry;
@@ -126,6 +141,7 @@ export function resolveOptions(options: DbOptions, fileSystem: FileSystem): Reso
     dir: options.dir,
     sync,
     syncThread,
+    valueCacheBytes: valueCacheBytesOf(options.valueCacheBytes ?? DEFAULT_OPTIONS.valueCacheBytes),
     dataFileBytesMax: integerIn('dataFileBytesMax', options.dataFileBytesMax ?? DEFAULT_OPTIONS.dataFileBytesMax, 64, DATA_FILE_BYTES_LIMIT),
     bytesPerSync: integerIn('bytesPerSync', options.bytesPerSync ?? DEFAULT_OPTIONS.bytesPerSync, 0, Number.MAX_SAFE_INTEGER),
     keyBytesMax: integerIn('keyBytesMax', options.keyBytesMax ?? DEFAULT_OPTIONS.keyBytesMax, 1, FIELD_BYTES_MAX - 10),

@@ -1,6 +1,7 @@
 // The engine's public types: options, iteration ranges, statistics, and `KvEngine`, the shape `Db`
 // implements. Other modules (server, cluster) depend on `KvEngine`, not on `Db`, so an in-memory engine
 // can stand in for it in their tests.
+import type { ValueCacheStats } from '../cache/value-cache.js';
 
 /** Keys and values: strings are encoded as UTF-8; bytes are taken as they are (copied on write). */
 export type Bytes = string | Uint8Array;
@@ -46,6 +47,8 @@ export interface EngineStat {
   /** Wall time the last open took, in milliseconds. */
   openMs: number;
   sync: SyncMode;
+  /** The value cache's size and hit counts; absent when it is off (`valueCacheBytes: 0`). */
+  valueCache?: ValueCacheStats;
 }
 
 /** What the server and the cluster need from a storage engine. `Db` is the real one. */

@@ -86,6 +86,7 @@ export const serverCommand = {
         dir: config.dir,
         sync: config.sync,
         syncThread: config['sync-thread'],
+        valueCacheBytes: config['value-cache-bytes'] === 0 ? 0 : Math.max(config['value-cache-bytes'], 4096),
         valueBytesMax: Math.max(config['proto-max-bulk-len'], 1024 * 1024),
         logger: (entry) => log.log({ ...entry, component: 'engine' }),
       });

@@ -71,6 +71,10 @@ function buildSections(ctx: ServerContext): Record<string, Section> {
       merge_in_progress: stat.merging ? 1 : 0,
       open_ms: Math.round(stat.openMs),
       sync: stat.sync,
+      value_cache_bytes: stat.valueCache?.capacityBytes ?? 0,
+      value_cache_used_bytes: stat.valueCache?.usedBytes ?? 0,
+      value_cache_hits: stat.valueCache?.hits ?? 0,
+      value_cache_misses: stat.valueCache?.misses ?? 0,
     },
     ...ctx.store.infoSections(),
   };

@@ -91,6 +91,26 @@ class RecordingFileSystem extends FaultyFileSystem {
   }
 }
 
+test('with a value cache, gets after a merge return the merged records, not what the cache held at those positions', async (t) => {
+  const { dir } = scratchDir(t);
+  const { db } = await openDb(dir, { valueCacheBytes: 1 << 20 });
+  try {
+    // Same-sized records, so after the merge each survivor sits where an earlier record of that size was.
+    for (const key of ['a', 'b', 'c', 'd']) await db.put(key, key.repeat(8));
+    for (const key of ['a', 'b', 'c', 'd']) assert.equal(db.get(key)?.toString(), key.repeat(8));
+    await db.delete('a');
+    await db.delete('c');
+    await db.merge();
+    assert.equal(db.get('b')?.toString(), 'bbbbbbbb');
+    assert.equal(db.get('d')?.toString(), 'dddddddd');
+    assert.equal(db.get('a'), undefined);
+    const stat = db.stat().valueCache!;
+    assert.ok(stat.hits >= 4, `${stat.hits} hits before the merge`);
+  } finally {
+    await db.close();
+  }
+});
+
 test('the next open loads the index from the hint file and reads no merged data file', async (t) => {
   const { dir, defer } = scratchDir(t);
   let { db } = await openDb(dir, SMALL_FILES);

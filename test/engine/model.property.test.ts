@@ -49,20 +49,22 @@ function assertMatches(db: Db, model: Map<string, Buffer>): void {
   for (const [key, value] of model) assert.deepEqual(db.get(Buffer.from(key, 'latin1')), value);
 }
 
-test('random puts, deletes, batches and merges with close/reopen read back like a Map', async (t) => {
+test('random puts, deletes, batches and merges with close/reopen read back like a Map, with and without a value cache', async (t) => {
   const root = tempDir(t, 'runs');
   let run = 0;
   await fc.assert(
-    fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 60 }), fc.constantFrom(512, 4096, 1 << 20), async (steps, dataFileBytesMax) => {
+    // A 4 KiB value cache wraps every few writes and keeps only values up to 256 bytes; merges reuse
+    // the file ids it has cached positions of.
+    fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 60 }), fc.constantFrom(512, 4096, 1 << 20), fc.constantFrom(0, 4096, 1 << 20), async (steps, dataFileBytesMax, valueCacheBytes) => {
       const dir = join(root, String(run++));
       const model = new Map<string, Buffer>();
-      let { db } = await openDb(dir, { dataFileBytesMax });
+      let { db } = await openDb(dir, { dataFileBytesMax, valueCacheBytes });
       try {
         for (const step of steps) {
           if (step.kind === 'reopen') {
             const before = db.stat();
             await db.close();
-            ({ db } = await openDb(dir, { dataFileBytesMax }));
+            ({ db } = await openDb(dir, { dataFileBytesMax, valueCacheBytes }));
             assertMatches(db, model);
             // Recovery recomputes the same accounting the write path kept.
             const after = db.stat();
@@ -98,7 +100,7 @@ test('random puts, deletes, batches and merges with close/reopen read back like 
         await db.close();
       }
     }),
-    { numRuns: 60 },
+    { numRuns: 90 },
   );
 });
 

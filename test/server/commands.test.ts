@@ -313,6 +313,19 @@ describe('server commands', () => {
     assert.ok(!only.includes('# Server'));
   });
 
+  test('the value cache (64 MiB by default) answers GETs of values just written, as INFO counts', async () => {
+    const field = (info: string, name: string): number => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1]);
+    const before = await redis.info('caskdb');
+    assert.equal(field(before, 'value_cache_bytes'), 64 * 1024 * 1024);
+    assert.deepEqual(await redis.config('GET', 'value-cache-bytes'), ['value-cache-bytes', String(64 * 1024 * 1024)]);
+    const value = 'x'.repeat(300);
+    for (let i = 0; i < 20; i++) await redis.set(`vc${i}`, `${i}:${value}`);
+    for (let i = 0; i < 20; i++) assert.equal(await redis.get(`vc${i}`), `${i}:${value}`);
+    const after = await redis.info('caskdb');
+    assert.equal(field(after, 'value_cache_hits') - field(before, 'value_cache_hits'), 20, after);
+    assert.ok(field(after, 'value_cache_used_bytes') >= 20 * 300);
+  });
+
   test('CONFIG GET and SET for the settable subset', async () => {
     assert.deepEqual(await redis.config('GET', 'maxclients'), ['maxclients', '10000']);
     // The harness starts the server with --port 0 (any free port): CONFIG GET shows the configured value.
