@@ -26,8 +26,6 @@ const RECORD_SIZE = 2;
 const LENGTH_PLUS_1 = 3;
 const ENTRY_WORDS = 4;
 const START_F64 = 4;
-/** Values up to this long are copied by a loop: cheaper than a call into the native copy. */
-const SMALL_COPY_BYTES = 128;
 
 export interface ValueCacheStats {
   capacityBytes: number;
@@ -115,9 +113,7 @@ export class ValueCache {
       const valid1 = this.valid(set, 1);
       if (valid0 && (!valid1 || this.starts[startsAt + 1]! < this.starts[startsAt]!)) i = 1;
     }
-    const ring = this.ring;
-    if (length <= SMALL_COPY_BYTES) for (let b = 0; b < length; b++) ring[at + b] = value[b]!;
-    else ring.set(value, at);
+    this.ring.set(value, at);
     const w = set * SET_WORDS + i * ENTRY_WORDS;
     const words = this.words;
     words[w + FILE_ID] = fileId;
