@@ -9,7 +9,9 @@
 //   after it reached the file, so a rolled-back partial write never is.
 // Invariants: every valid entry's bytes are the value of the record at its position, and its record
 // size matches the index's (checked on lookup); values longer than `valueBytesMax` are not cached.
-// Pages of the ring and table are touched only as they fill, so an idle cache costs no resident memory.
+// All its memory is committed when the cache is made (written once), not as it fills: on a VM a first
+// touch of a page costs ~30 µs, which on the write path took a third off a cold server's SET rate;
+// committing 32 MiB up front took ~110 ms at startup on the benchmark VM, and the footprint is then stable.
 
 /** Ring bytes per table set: the table gets one 2-entry set per this many bytes of capacity. */
 const BYTES_PER_SET = 256;
@@ -44,9 +46,8 @@ export class ValueCache {
   private head = 0;
   private headAt = 0;
   private readonly setMask: number;
-  private readonly sets: number;
-  private words: Int32Array;
-  private starts: Float64Array;
+  private readonly words: Int32Array;
+  private readonly starts: Float64Array;
   hits = 0;
   misses = 0;
 
@@ -54,18 +55,14 @@ export class ValueCache {
     if (!Number.isSafeInteger(capacityBytes) || capacityBytes < 4096) throw new RangeError(`value cache capacity must be an integer of at least 4096 bytes, got ${capacityBytes}`);
     this.capacityBytes = capacityBytes;
     this.valueBytesMax = Math.floor(capacityBytes / 16);
-    this.ring = Buffer.allocUnsafeSlow(capacityBytes);
+    this.ring = Buffer.allocUnsafeSlow(capacityBytes).fill(0);
     let sets = 1;
     while (sets * BYTES_PER_SET < capacityBytes) sets *= 2;
-    this.sets = sets;
     this.setMask = sets - 1;
-    [this.words, this.starts] = this.newTable();
-  }
-
-  /** A zeroed table: its pages are committed only as entries are written. */
-  private newTable(): [Int32Array, Float64Array] {
-    const table = new ArrayBuffer(this.sets * SET_WORDS * 4);
-    return [new Int32Array(table), new Float64Array(table)];
+    const table = new ArrayBuffer(sets * SET_WORDS * 4);
+    this.words = new Int32Array(table);
+    this.starts = new Float64Array(table);
+    this.clear();
   }
 
   /** A copy of the cached value of the record at (fileId, offset) of `recordSize` bytes, or undefined. */
@@ -127,7 +124,7 @@ export class ValueCache {
 
   /** Forgets every entry (positions are about to be reused). */
   clear(): void {
-    [this.words, this.starts] = this.newTable();
+    this.words.fill(0);
   }
 
   stats(): ValueCacheStats {

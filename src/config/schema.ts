@@ -26,7 +26,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     description: 'when a write is acknowledged: after fsync (always), after write(2) with a background fsync every second (everysec), or fsync left to the OS (none)' },
   { key: 'sync-thread', type: 'enum', default: 'event-loop', values: ['event-loop', 'thread-pool'], settable: false,
     description: 'with sync always (standalone): run each group fsync on the event loop, as Redis does (less CPU per write; the server waits for the disk), or on the thread pool (reads go on during the fsync)' },
-  { key: 'value-cache-bytes', type: 'bytes', default: 64 * MiB, min: 0, max: 2 ** 32 - 1, settable: false,
+  { key: 'value-cache-bytes', type: 'bytes', default: 32 * MiB, min: 0, max: 2 ** 32 - 1, settable: false,
     description: 'memory for recently written and read values, so a GET of them needs no disk read (0 = off; filled as values are written and read)' },
   { key: 'mode', type: 'enum', default: 'standalone', values: ['standalone', 'raft'], settable: false, description: 'standalone, or a Raft cluster node' },
   { key: 'maxclients', type: 'int', default: 10_000, min: 1, max: 1_000_000, settable: true, description: 'most simultaneous client connections' },

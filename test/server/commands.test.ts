@@ -313,11 +313,11 @@ describe('server commands', () => {
     assert.ok(!only.includes('# Server'));
   });
 
-  test('the value cache (64 MiB by default) answers GETs of values just written, as INFO counts', async () => {
+  test('the value cache (32 MiB by default) answers GETs of values just written, as INFO counts', async () => {
     const field = (info: string, name: string): number => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1]);
     const before = await redis.info('caskdb');
-    assert.equal(field(before, 'value_cache_bytes'), 64 * 1024 * 1024);
-    assert.deepEqual(await redis.config('GET', 'value-cache-bytes'), ['value-cache-bytes', String(64 * 1024 * 1024)]);
+    assert.equal(field(before, 'value_cache_bytes'), 32 * 1024 * 1024);
+    assert.deepEqual(await redis.config('GET', 'value-cache-bytes'), ['value-cache-bytes', String(32 * 1024 * 1024)]);
     const value = 'x'.repeat(300);
     for (let i = 0; i < 20; i++) await redis.set(`vc${i}`, `${i}:${value}`);
     for (let i = 0; i < 20; i++) assert.equal(await redis.get(`vc${i}`), `${i}:${value}`);
