@@ -67,11 +67,13 @@ test('SIGKILL: gone after the session timeout, the client stops routing to it; a
 
   const victim = group[0];
   assert.ok(victim !== undefined);
-  await victim.kill();
+  // The crash happens when SIGKILL is sent, so measure from then: `kill()` also waits for the exit to be
+  // reported, which under load can take a good part of the margin below.
   const killedAt = Date.now();
+  await victim.kill();
   await waitFor('the node to vanish (session timeout)', async () => !(await addressesIn(cluster)).includes(victim.address), 15_000);
   const outlived = Date.now() - killedAt;
-  assert.ok(outlived >= 500, `an ephemeral node outlives its crashed owner until the session times out (gone ${outlived} ms after the exit)`);
+  assert.ok(outlived >= 500, `an ephemeral node outlives its crashed owner until the session times out (gone ${outlived} ms after SIGKILL)`);
   await waitFor('the client to drop it', () => !client.serverStates().some((s) => s.address === victim.address));
   for (let i = 0; i < 30; i++) assert.equal(await client.get(`e2e:after:${i}`), undefined);
   assert.equal(client.serverStates().length, 2);
