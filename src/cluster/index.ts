@@ -47,6 +47,7 @@ export async function openRaftStore(config: ServerConfig, log: ServerLogger): Pr
     sync: config.sync,
     stringBytesMax: config['proto-max-bulk-len'],
     valueBytesMax: Math.max(config['proto-max-bulk-len'], 1024 * 1024),
+    valueCacheBytes: config['value-cache-bytes'] === 0 ? 0 : Math.max(config['value-cache-bytes'], 4096),
     log: (entry) => log.log(entry),
     onFatal: (error) => {
       log.error('fatal Raft error, exiting', { component: 'raft', error: error.message });
