@@ -1,7 +1,7 @@
 // Raft cluster mode: the durable Raft log, the peer transport, the node driver and RaftStore (the server's
 // KvStore in mode raft). `openRaftStore` turns the server configuration into a started store.
 import { join } from 'node:path';
-import type { ServerConfig } from '../config/schema.js';
+import { valueCacheBytesOf, type ServerConfig } from '../config/schema.js';
 import type { ServerLogger } from '../server/logger.js';
 import { CaskError, ErrorCode } from '../util/errors.js';
 import { RaftStore } from './raft-store.js';
@@ -47,7 +47,7 @@ export async function openRaftStore(config: ServerConfig, log: ServerLogger): Pr
     sync: config.sync,
     stringBytesMax: config['proto-max-bulk-len'],
     valueBytesMax: Math.max(config['proto-max-bulk-len'], 1024 * 1024),
-    valueCacheBytes: config['value-cache-bytes'] === 0 ? 0 : Math.max(config['value-cache-bytes'], 4096),
+    valueCacheBytes: valueCacheBytesOf(config),
     log: (entry) => log.log(entry),
     onFatal: (error) => {
       log.error('fatal Raft error, exiting', { component: 'raft', error: error.message });

@@ -103,3 +103,9 @@ export interface ServerConfig {
 }
 
 export type ConfigKey = keyof ServerConfig;
+
+/** The engine's `valueCacheBytes` for a config: 0 stays off, and a cache is at least 4096 bytes. */
+export function valueCacheBytesOf(config: Pick<ServerConfig, 'value-cache-bytes'>): number {
+  const bytes = config['value-cache-bytes'];
+  return bytes === 0 ? 0 : Math.max(bytes, 4096);
+}

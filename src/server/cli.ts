@@ -2,7 +2,7 @@
 // server, logs one startup line, and shuts down cleanly on SIGTERM/SIGINT or SHUTDOWN (exit code 0).
 // A second server on the same directory fails fast: the engine's directory lock refuses it.
 import { loadConfig, configHelp } from '../config/load-config.js';
-import type { ServerConfig } from '../config/schema.js';
+import { valueCacheBytesOf, type ServerConfig } from '../config/schema.js';
 import { Db } from '../engine/db.js';
 import { StandaloneStore } from '../store/standalone-store.js';
 import { CaskError, ErrorCode } from '../util/errors.js';
@@ -86,7 +86,7 @@ export const serverCommand = {
         dir: config.dir,
         sync: config.sync,
         syncThread: config['sync-thread'],
-        valueCacheBytes: config['value-cache-bytes'] === 0 ? 0 : Math.max(config['value-cache-bytes'], 4096),
+        valueCacheBytes: valueCacheBytesOf(config),
         valueBytesMax: Math.max(config['proto-max-bulk-len'], 1024 * 1024),
         logger: (entry) => log.log({ ...entry, component: 'engine' }),
       });
