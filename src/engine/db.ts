@@ -71,6 +71,8 @@ export class Db implements KvEngine {
   private readScratch = Buffer.allocUnsafe(READ_SCRATCH_BYTES);
   /** Values by record position (see value-cache.ts); absent when `valueCacheBytes` is 0. */
   private readonly valueCache: ValueCache | undefined;
+  /** Group fsyncs run on the event loop: 'always' with syncThread 'event-loop' (see datasyncActive). */
+  private readonly fsyncOnEventLoop: boolean;
   private readonly readHeader = newHeaderFields();
   private writeScratch = Buffer.allocUnsafe(WRITE_SCRATCH_BYTES);
 
@@ -105,6 +107,7 @@ export class Db implements KvEngine {
     this.diskBytes = state.diskBytes;
     this.lastSeq = state.lastSeq;
     this.openMs = openMs;
+    this.fsyncOnEventLoop = options.syncThread === 'event-loop' && options.sync === 'always';
     this.valueCache = options.valueCacheBytes > 0 ? new ValueCache(options.valueCacheBytes) : undefined;
     if (options.sync === 'everysec') {
       this.everysecTimer = setInterval(() => this.syncInBackground(), EVERYSEC_INTERVAL_MS);
@@ -461,7 +464,7 @@ export class Db implements KvEngine {
   private requestSync(): Promise<void> {
     if (this.pendingSyncGroup === undefined) {
       this.pendingSyncGroup = deferred();
-      if (!this.syncInFlight) setImmediate(this.options.syncThread === 'event-loop' && this.options.sync === 'always' ? this.runSyncGroupNextTurn : this.runSyncGroupNow);
+      if (!this.syncInFlight) setImmediate(this.fsyncOnEventLoop ? this.runSyncGroupNextTurn : this.runSyncGroupNow);
     }
     return this.pendingSyncGroup.promise;
   }
@@ -505,7 +508,7 @@ export class Db implements KvEngine {
    * turn's writes): the once-a-second fsync of 'everysec' may cover a second of writes, too long to block.
    */
   private datasyncActive(): Promise<void> {
-    if (this.options.syncThread === 'thread-pool' || this.options.sync !== 'always') return this.activeFile.datasync();
+    if (!this.fsyncOnEventLoop) return this.activeFile.datasync();
     try {
       this.activeFile.datasyncSync();
       return RESOLVED;
