@@ -2,7 +2,11 @@
 // with matching durability (caskdb --sync everysec ↔ Redis appendonly yes + appendfsync everysec; --sync
 // always ↔ appendfsync always). Prints requests/s, p50/p99 latency, peak RSS (VmHWM) and caskdb/Redis
 // ratios. Installs redis-server/redis-tools with apt-get when missing. Not a timed test.
-//   BENCH_REQUESTS (default 200000)  BENCH_ROUNDS (default 2)  BENCH_PIPELINES (default "1,16")
+// Before measuring, each server is started once and driven briefly, and that run is discarded: the first
+// measurement of a run once came out 25% below every later one of the same server (caskdb everysec P1 SET,
+// right after a build); cold binaries and page cache should not count against either peer.
+// Each cell is the median of the rounds; the spread column shows the lowest and highest round.
+//   BENCH_REQUESTS (default 200000)  BENCH_ROUNDS (default 3)  BENCH_PIPELINES (default "1,16")
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -11,7 +15,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 200_000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const WARMUP_REQUESTS = 20_000;
 const PIPELINES = (process.env.BENCH_PIPELINES ?? '1,16').split(',').map(Number);
 const TESTS = ['SET', 'GET'] as const;
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -92,8 +97,8 @@ interface Result {
   p99: number;
 }
 
-function runBenchmark(port: number, pipeline: number): Map<string, Result> {
-  const args = ['-h', '127.0.0.1', '-p', String(port), '-t', 'set,get', '-n', String(REQUESTS), '-d', '100', '-r', '1000000', '-c', '50', '-P', String(pipeline), '--csv'];
+function runBenchmark(port: number, pipeline: number, requests = REQUESTS): Map<string, Result> {
+  const args = ['-h', '127.0.0.1', '-p', String(port), '-t', 'set,get', '-n', String(requests), '-d', '100', '-r', '1000000', '-c', '50', '-P', String(pipeline), '--csv'];
   const r = spawnSync('redis-benchmark', args, { encoding: 'utf8', timeout: 600_000 });
   if (r.status !== 0) throw new Error(`redis-benchmark failed: ${r.stderr}`);
   const out = new Map<string, Result>();
@@ -107,15 +112,34 @@ function runBenchmark(port: number, pipeline: number): Map<string, Result> {
   return out;
 }
 
-function mean(xs: number[]): number {
-  return xs.reduce((a, b) => a + b, 0) / xs.length;
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Lowest–highest round, in thousands of requests per second. */
+function spread(xs: number[]): string {
+  return `${(Math.min(...xs) / 1000).toFixed(0)}–${(Math.max(...xs) / 1000).toFixed(0)}k`;
+}
+
+async function warmUp(): Promise<void> {
+  for (const name of ['caskdb', 'redis'] as const) {
+    const server = await startServer(name, 'everysec');
+    try {
+      runBenchmark(server.port, 1, WARMUP_REQUESTS);
+    } finally {
+      await stopServer(server);
+    }
+  }
 }
 
 async function main(): Promise<void> {
   ensureTools();
   const redisVersion = spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout.trim();
   console.log(`caskdb vs ${redisVersion}`);
-  console.log(`redis-benchmark -t set,get -n ${REQUESTS} -d 100 -r 1000000 -c 50 -P {${PIPELINES.join(',')}}, ${ROUNDS} alternating rounds, mean reported\n`);
+  console.log(`redis-benchmark -t set,get -n ${REQUESTS} -d 100 -r 1000000 -c 50 -P {${PIPELINES.join(',')}}, ${ROUNDS} alternating rounds, median reported\n`);
+  await warmUp();
   type Key = string;
   const samples = new Map<Key, Result[]>();
   const rss = new Map<string, number>();
@@ -142,7 +166,7 @@ async function main(): Promise<void> {
       }
     }
   }
-  const header = ['sync', 'P', 'test', 'caskdb req/s', 'redis req/s', 'ratio', 'goal', 'caskdb p50/p99 ms', 'redis p50/p99 ms'];
+  const header = ['sync', 'P', 'test', 'caskdb req/s', 'redis req/s', 'ratio', 'goal', 'caskdb spread', 'redis spread', 'caskdb p50/p99 ms', 'redis p50/p99 ms'];
   const rows: string[][] = [];
   for (const sync of ['everysec', 'always'] as const) {
     for (const pipeline of PIPELINES) {
@@ -150,15 +174,17 @@ async function main(): Promise<void> {
         const c = samples.get(`${sync}|${pipeline}|${test}|caskdb`) ?? [];
         const r = samples.get(`${sync}|${pipeline}|${test}|redis`) ?? [];
         if (c.length === 0 || r.length === 0) continue;
-        const crps = mean(c.map((x) => x.rps));
-        const rrps = mean(r.map((x) => x.rps));
+        const crps = median(c.map((x) => x.rps));
+        const rrps = median(r.map((x) => x.rps));
         const ratio = crps / rrps;
         const goal = sync === 'always' ? (test === 'SET' ? 1.0 : undefined) : pipeline === 1 ? 0.8 : 0.5;
         rows.push([
           sync, String(pipeline), test, crps.toFixed(0), rrps.toFixed(0), ratio.toFixed(2),
           goal === undefined ? '' : `≥${goal.toFixed(1)} ${ratio >= goal ? 'met' : 'MISSED'}`,
-          `${mean(c.map((x) => x.p50)).toFixed(3)}/${mean(c.map((x) => x.p99)).toFixed(3)}`,
-          `${mean(r.map((x) => x.p50)).toFixed(3)}/${mean(r.map((x) => x.p99)).toFixed(3)}`,
+          spread(c.map((x) => x.rps)),
+          spread(r.map((x) => x.rps)),
+          `${median(c.map((x) => x.p50)).toFixed(3)}/${median(c.map((x) => x.p99)).toFixed(3)}`,
+          `${median(r.map((x) => x.p50)).toFixed(3)}/${median(r.map((x) => x.p99)).toFixed(3)}`,
         ]);
       }
     }
