@@ -21,29 +21,47 @@ test('a cached value comes back as a copy; other positions and sizes miss', () =
   // Offsets use all 32 bits.
   cache.set(9, 2 ** 32 - 10, 30, Buffer.from('top'));
   assert.deepEqual(cache.get(9, 2 ** 32 - 10, 30), Buffer.from('top'));
-  assert.deepEqual(cache.stats(), { capacityBytes: 64 * 1024, usedBytes: 8, hits: 4, misses: 3 });
+  // Ring bytes: three entries of an 8-byte header (record size, value length) plus 5, 0 and 3 value bytes.
+  assert.deepEqual(cache.stats(), { capacityBytes: 64 * 1024, usedBytes: 32, hits: 4, misses: 3 });
 });
 
 test('the ring evicts the oldest values first and never returns overwritten bytes', () => {
   const capacity = 4096;
   const cache = new ValueCache(capacity);
   const value = (i: number): Buffer => Buffer.alloc(100, i % 251);
-  for (let i = 0; i < 40; i++) cache.set(1, i * 200, 150, value(i));
-  // 40 values of 100 bytes = 4000 bytes: all still in the ring (sets permitting).
+  for (let i = 0; i < 36; i++) cache.set(1, i * 200, 150, value(i));
+  // 36 entries of 8 + 100 bytes = 3888 bytes: all still in the ring (sets permitting).
   let hits = 0;
-  for (let i = 0; i < 40; i++) {
+  for (let i = 0; i < 36; i++) {
     const got = cache.get(1, i * 200, 150);
     if (got !== undefined) {
       assert.deepEqual(got, value(i));
       hits++;
     }
   }
-  assert.ok(hits >= 30, `${hits} of 40 recent values found`);
-  // 41 more values wrap the ring: the first ones' bytes are overwritten and must miss.
-  for (let i = 40; i < 81; i++) cache.set(1, i * 200, 150, value(i));
-  for (let i = 0; i < 40; i++) assert.equal(cache.get(1, i * 200, 150), undefined, `value ${i} was overwritten`);
+  assert.ok(hits >= 30, `${hits} of 36 recent values found`);
+  // 45 more values wrap the ring: the first ones' bytes are overwritten and must miss.
+  for (let i = 36; i < 81; i++) cache.set(1, i * 200, 150, value(i));
+  for (let i = 0; i < 36; i++) assert.equal(cache.get(1, i * 200, 150), undefined, `value ${i} was overwritten`);
   const last = cache.get(1, 80 * 200, 150);
   assert.deepEqual(last, value(80));
+});
+
+test('a set holds four positions and, when a fifth comes, replaces the one cached first', () => {
+  const cache = new ValueCache(64 * 1024);
+  const setOf = (cache as unknown as { setOf(fileId: number, offset: number): number }).setOf.bind(cache);
+  // Five offsets that share one set.
+  const offsets: number[] = [];
+  for (let offset = 0; offsets.length < 5; offset += 64) if (setOf(1, offset) === setOf(1, 0)) offsets.push(offset);
+  const value = (i: number): Buffer => Buffer.alloc(50, i + 1);
+  for (let i = 0; i < 4; i++) cache.set(1, offsets[i]!, 80, value(i));
+  for (let i = 0; i < 4; i++) assert.deepEqual(cache.get(1, offsets[i]!, 80), value(i), `way ${i}`);
+  // Re-caching a position reuses its own entry rather than evicting another.
+  cache.set(1, offsets[2]!, 80, value(7));
+  for (let i = 0; i < 4; i++) assert.deepEqual(cache.get(1, offsets[i]!, 80), i === 2 ? value(7) : value(i));
+  cache.set(1, offsets[4]!, 80, value(4));
+  assert.equal(cache.get(1, offsets[0]!, 80), undefined, 'the oldest entry made room');
+  for (let i = 1; i < 5; i++) assert.deepEqual(cache.get(1, offsets[i]!, 80), i === 2 ? value(7) : value(i));
 });
 
 test('values above 1/16 of the capacity are not cached; clear() forgets everything', () => {
@@ -53,6 +71,10 @@ test('values above 1/16 of the capacity are not cached; clear() forgets everythi
   assert.equal(cache.get(1, 0, 2000), undefined);
   cache.set(1, 0, 2000, Buffer.alloc(1024, 7));
   assert.deepEqual(cache.get(1, 0, 2000), Buffer.alloc(1024, 7));
+  // A value too long to keep still supersedes what was cached for its position.
+  cache.set(1, 4096, 2000, Buffer.alloc(10, 1));
+  cache.set(1, 4096, 2000, Buffer.alloc(1025, 2));
+  assert.equal(cache.get(1, 4096, 2000), undefined, 'the earlier value of that position is forgotten');
   cache.clear();
   assert.equal(cache.get(1, 0, 2000), undefined);
   cache.set(1, 0, 2000, Buffer.alloc(3, 1));
