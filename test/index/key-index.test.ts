@@ -52,6 +52,95 @@ test('positions survive slot reuse and growth past the initial capacity', () => 
   assert.ok(index.estimateBytes() > 0);
 });
 
+test('the hash table doubles a few entries per write, and every key stays findable while it does', () => {
+  const index = new KeyIndex(777);
+  const rehash = index as unknown as { oldTable: Int32Array | undefined };
+  const model = new Map<string, number>();
+  let seed = 42;
+  const random = (n: number): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return (seed >>> 8) % n;
+  };
+  let doublings = 0;
+  let writesWhileDoubling = 0;
+  let longestDoubling = 0;
+  let current = 0;
+  const check = (key: string): void => {
+    const slot = index.slotOf(key);
+    const offset = model.get(key);
+    if (offset === undefined) assert.equal(slot, -1, `${key} is absent`);
+    else assert.equal(index.offsetAt(slot), offset, `${key} points at its last position`);
+  };
+  for (let step = 0; step < 120_000; step++) {
+    const key = `key-${random(40_000)}`;
+    const wasDoubling = rehash.oldTable !== undefined;
+    if (random(10) < 7) {
+      index.set(key, 1, step, 10);
+      model.set(key, step);
+    } else {
+      index.delete(key);
+      model.delete(key);
+    }
+    const doubling = rehash.oldTable !== undefined;
+    if (doubling && !wasDoubling) doublings++;
+    if (doubling) {
+      writesWhileDoubling++;
+      current++;
+      longestDoubling = Math.max(longestDoubling, current);
+    } else {
+      current = 0;
+    }
+    check(key);
+    check(`key-${random(40_000)}`);
+  }
+  assert.ok(doublings >= 4, `${doublings} doublings happened`);
+  assert.ok(writesWhileDoubling > 1000 && longestDoubling > 500, `doublings were spread over writes (${longestDoubling} at most)`);
+  assert.equal(index.size, model.size);
+  for (const key of model.keys()) check(key);
+  for (let i = 0; i < 40_000; i++) check(`key-${i}`);
+  assert.deepEqual(scanAll(index, 333), [...model.keys()].sort());
+});
+
+test('while a small table doubles, every key is found after every write (chains across the moved boundary and the table end)', () => {
+  // Keys whose probe chain crosses the boundary between moved and unmoved entries, or wraps around the
+  // table's end, are few at any time, so every key is checked after every write, over many hash seeds.
+  for (let seed = 1; seed <= 24; seed++) {
+    const index = new KeyIndex(seed * 7919);
+    const rehash = index as unknown as { oldTable: Int32Array | undefined };
+    const live = new Map<string, number>();
+    // First, twelve keys whose home is the table's last entry (2,048 entries before the first doubling):
+    // their chain wraps to the start, past the first entries a doubling moves.
+    const hashOf = (index as unknown as { hashBytes(b: Uint8Array, s: number, e: number): number }).hashBytes.bind(index);
+    for (let j = 0; live.size < 12; j++) {
+      const key = Buffer.from(`w${j}`, 'latin1');
+      if ((hashOf(key, 0, key.length) & 2047) !== 2047) continue;
+      index.set(key.toString('latin1'), 2, j, 10);
+      live.set(key.toString('latin1'), j);
+    }
+    let i = 0;
+    while (rehash.oldTable === undefined) {
+      index.set(`k${i}`, 1, i, 10);
+      live.set(`k${i}`, i);
+      i++;
+    }
+    let writes = 0;
+    while (rehash.oldTable !== undefined) {
+      if (writes % 3 === 2) {
+        const victim = `k${(writes * 31) % i}`;
+        index.delete(victim);
+        live.delete(victim);
+      } else {
+        index.set(`k${i}`, 1, i, 10);
+        live.set(`k${i}`, i);
+        i++;
+      }
+      writes++;
+      for (const [key, offset] of live) assert.equal(index.offsetAt(index.slotOf(key)), offset, `seed ${seed}: ${key} after ${writes} writes`);
+    }
+    assert.ok(writes > 100, `the doubling took ${writes} writes`);
+  }
+});
+
 test('scan walks any range forward and backward in unsigned byte order, like a sorted model', () => {
   fc.assert(
     fc.property(
