@@ -101,9 +101,9 @@ test('the hash table doubles a few entries per write, and every key stays findab
   assert.deepEqual(scanAll(index, 333), [...model.keys()].sort());
 });
 
-test('while a small table doubles, every key is found after every write (chains across the moved boundary and the table end)', () => {
-  // Keys whose probe chain crosses the boundary between moved and unmoved entries, or wraps around the
-  // table's end, are few at any time, so every key is checked after every write, over many hash seeds.
+test('while a small table doubles, every key is found after every write, deletes and slot reuse included', () => {
+  // Moved and unmoved keys, keys deleted after moving, and chains around the table's end, over many
+  // hash seeds: every key is checked after every write.
   for (let seed = 1; seed <= 24; seed++) {
     const index = new KeyIndex(seed * 7919);
     const rehash = index as unknown as { oldTable: Int32Array | undefined };
@@ -123,10 +123,12 @@ test('while a small table doubles, every key is found after every write (chains 
       live.set(`k${i}`, i);
       i++;
     }
+    const keysAtStart = live.size;
     let writes = 0;
     while (rehash.oldTable !== undefined) {
       if (writes % 3 === 2) {
-        const victim = `k${(writes * 31) % i}`;
+        // Keys already moved and keys not moved yet (from the far end of the slots).
+        const victim = writes % 2 === 0 ? `k${(writes * 31) % i}` : `k${keysAtStart - 20 - writes}`;
         index.delete(victim);
         live.delete(victim);
       } else {
@@ -137,7 +139,11 @@ test('while a small table doubles, every key is found after every write (chains 
       writes++;
       for (const [key, offset] of live) assert.equal(index.offsetAt(index.slotOf(key)), offset, `seed ${seed}: ${key} after ${writes} writes`);
     }
-    assert.ok(writes > 100, `the doubling took ${writes} writes`);
+    // One entry per live key: none was moved twice (a slot freed and reused while the doubling ran).
+    const table = (index as unknown as { table: Int32Array }).table;
+    assert.equal(table.filter((entry) => entry > 0).length, live.size, `seed ${seed}: entries of the doubled table`);
+    // The keys of 32 slots move per write.
+    assert.ok(writes >= Math.floor(keysAtStart / 32) && writes > 20, `the doubling took ${writes} writes`);
   }
 });
 
