@@ -180,7 +180,7 @@ export class KeyIndex {
     if (old !== undefined) {
       const oldAt = this.find(old, this.oldTags!, this.oldMask, hash & this.oldMask, bytes, start, end, hash);
       if (oldAt >= 0) {
-        // Not moved yet: the slot is updated where it is, and moves with its entry later.
+        // Not moved yet: the slot is updated where it is, and its key moves later.
         const existing = old[oldAt]! - 1;
         const previousSize = this.sizeAt(existing);
         this.supersededFileId = this.fileIdAt(existing);
@@ -793,10 +793,10 @@ export class KeyIndex {
     page[at + 2] = size;
   }
 
-  /** Rehashes live entries into a table at most half full (dropping tombstones). */
   /**
-   * Starts doubling the hash table (to fit `keysExpected`): the current table becomes the old one, to be
-   * emptied into the new one a few entries per write. A doubling still under way is finished first.
+   * Starts doubling the hash table (to fit `keysExpected`, at most half full): the current table becomes
+   * the old one, whose keys move into the new one a few slots per write (dropping tombstones). A
+   * doubling still under way is finished first.
    */
   private growTable(keysExpected = this.liveCount + 1): void {
     this.finishRehash();
