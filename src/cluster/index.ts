@@ -48,6 +48,7 @@ export async function openRaftStore(config: ServerConfig, log: ServerLogger): Pr
     stringBytesMax: config['proto-max-bulk-len'],
     valueBytesMax: Math.max(config['proto-max-bulk-len'], 1024 * 1024),
     valueCacheBytes: valueCacheBytesOf(config),
+    mmapReads: config['mmap-reads'] === 'yes',
     log: (entry) => log.log(entry),
     onFatal: (error) => {
       log.error('fatal Raft error, exiting', { component: 'raft', error: error.message });

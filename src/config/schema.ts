@@ -28,6 +28,8 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     description: 'with sync always (standalone): run each group fsync on the event loop, as Redis does (less CPU per write; the server waits for the disk), or on the thread pool (reads go on during the fsync)' },
   { key: 'value-cache-bytes', type: 'bytes', default: 32 * MiB, min: 0, max: 2 ** 32 - 1, settable: false,
     description: 'memory for recently written and read values, so a GET of them needs no disk read (0 = off; filled as values are written and read)' },
+  { key: 'mmap-reads', type: 'enum', default: 'no', values: ['no', 'yes'], settable: false,
+    description: 'serve disk reads from memory maps of the data files instead of one read(2) each (needs the native addon npm install builds; pages read count in RSS)' },
   { key: 'mode', type: 'enum', default: 'standalone', values: ['standalone', 'raft'], settable: false, description: 'standalone, or a Raft cluster node' },
   { key: 'maxclients', type: 'int', default: 10_000, min: 1, max: 1_000_000, settable: true, description: 'most simultaneous client connections' },
   { key: 'proto-max-bulk-len', type: 'bytes', default: 64 * MiB, min: 1024, max: 2048 * MiB, settable: true,
@@ -76,6 +78,7 @@ export interface ServerConfig {
   sync: 'always' | 'everysec' | 'none';
   'sync-thread': 'event-loop' | 'thread-pool';
   'value-cache-bytes': number;
+  'mmap-reads': 'no' | 'yes';
   mode: 'standalone' | 'raft';
   maxclients: number;
   'proto-max-bulk-len': number;

@@ -10,6 +10,7 @@
 import { join } from 'node:path';
 import { encodeRecordInto, HeaderStatus, newHeaderFields, readHeaderInto, recordLength, recordCrcMatches, RecordType, BATCH_FINISHED_KEY } from '../codec/record.js';
 import { uvarintLength } from '../codec/varint.js';
+import { mmapUnavailableReason } from '../io/mmap.js';
 import { NodeFileSystem } from '../io/node-file-system.js';
 import type { DirLock, FileSystem, RandomAccessFile } from '../io/file-system.js';
 import type { KeyIndex, KeyRange } from '../index/key-index.js';
@@ -122,8 +123,11 @@ export class Db implements KvEngine {
   /** Opens (creating if needed) the database in `options.dir`; see DbOptions. */
   static async open(options: DbOptions): Promise<Db> {
     const started = performance.now();
-    const resolved = resolveOptions(options, options.fileSystem ?? new NodeFileSystem());
+    const resolved = resolveOptions(options, options.fileSystem ?? new NodeFileSystem({ mmapReads: options.mmapReads === true }));
     const fs = resolved.fileSystem;
+    if (resolved.mmapReads && fs instanceof NodeFileSystem && !fs.mmapReads) {
+      resolved.logger({ level: 'warn', msg: 'mmapReads is on but memory maps are unavailable; reading with pread', reason: mmapUnavailableReason() });
+    }
     fs.mkdir(resolved.dir);
     const lock = await fs.lockDir(resolved.dir);
     try {
@@ -703,6 +707,7 @@ export class Db implements KvEngine {
       merging: this.merging,
       openMs: Math.round(this.openMs * 10) / 10,
       sync: this.options.sync,
+      mmapReads: this.fs instanceof NodeFileSystem && this.fs.mmapReads,
       ...(this.valueCache === undefined ? {} : { valueCache: this.valueCache.stats() }),
     };
   }

@@ -38,6 +38,14 @@ export interface DbOptions {
    * are evicted first. Scans bypass it. The memory is touched only as the cache fills.
    */
   valueCacheBytes?: number;
+  /**
+   * Serve point reads (get, and scans of small values) by copying from read-only memory maps of the data
+   * files instead of one pread(2) each — about 2 µs less per get on the benchmark VM. The price: the pages a
+   * process has read count in its resident set (RSS) as long as the file is open, as with lmdb (they are
+   * page cache, shared and reclaimable, not heap). Needs the native addon that `npm install` builds; without
+   * it the engine logs a warning and reads with pread. Ignored when `fileSystem` is given. Default off.
+   */
+  mmapReads?: boolean;
   /** Seal the active data file and start a new one when a record would grow it past this. */
   dataFileBytesMax?: number;
   /** With 'everysec' or 'none', also fsync after every this many bytes written (0: off). */
@@ -93,6 +101,7 @@ export const DEFAULT_OPTIONS = {
   mergeRatio: 0.5,
   mergeBytesMin: 64 * 1024 * 1024,
   truncateCorruptTail: false,
+  mmapReads: false,
 };
 
 /** Offsets are kept in 32 bits of the index; a data file may not grow past 4 GiB. */
@@ -115,6 +124,11 @@ function integerIn(name: string, value: number, min: number, max: number): numbe
 
 /** Largest value cache: one Buffer holds it. */
 export const VALUE_CACHE_BYTES_MAX = 2 ** 32 - 1;
+
+function booleanOption(name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw invalid(name, value, 'must be true or false');
+  return value;
+}
 
 function valueCacheBytesOf(value: number): number {
   if (value === 0) return 0;
@@ -151,6 +165,7 @@ export function resolveOptions(options: DbOptions, fileSystem: FileSystem): Reso
     mergeRatio,
     mergeBytesMin: integerIn('mergeBytesMin', options.mergeBytesMin ?? DEFAULT_OPTIONS.mergeBytesMin, 0, Number.MAX_SAFE_INTEGER),
     truncateCorruptTail: options.truncateCorruptTail ?? DEFAULT_OPTIONS.truncateCorruptTail,
+    mmapReads: booleanOption('mmapReads', options.mmapReads ?? DEFAULT_OPTIONS.mmapReads),
     fileSystem,
     logger: options.logger ?? defaultLogger,
     onMergeStep: options.onMergeStep ?? (() => {}),

@@ -47,6 +47,8 @@ export interface EngineStat {
   /** Wall time the last open took, in milliseconds. */
   openMs: number;
   sync: SyncMode;
+  /** Whether point reads are served from memory maps (`mmapReads` asked for and the native addon built). */
+  mmapReads: boolean;
   /** The value cache's size and hit counts; absent when it is off (`valueCacheBytes: 0`). */
   valueCache?: ValueCacheStats;
 }

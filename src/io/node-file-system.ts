@@ -1,19 +1,41 @@
 // The real file system: node:fs with synchronous positioned I/O and thread-pool fsync.
 // Every failure becomes a typed CaskError (ENOSPC → CASKDB_NO_SPACE, others → CASKDB_IO).
+// With `mmapReads`, small reads of bytes the file is known to hold are copied from a read-only memory map
+// (src/io/mmap.ts) instead of costing a pread(2) each; writes, large reads and everything else stay as they are.
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { ioError } from '../util/errors.js';
+import { CaskError, ErrorCode, ioError } from '../util/errors.js';
 import { lockDirectory } from './dir-lock.js';
 import type { DirLock, FileSystem, RandomAccessFile } from './file-system.js';
+import { FileMapping, mmapAvailable } from './mmap.js';
+
+/** Reads up to this size go through the map; a larger read pays one pread(2) over many bytes anyway. */
+export const MMAP_READ_BYTES_MAX = 64 * 1024;
+/** A writable file's map reaches this far past its end at least, so appends rarely force a remap. */
+const MMAP_HEADROOM_BYTES = 64 * 1024 * 1024;
 
 class NodeFile implements RandomAccessFile {
   private fd: number;
+  /** With mmap reads: bytes 0..readableEnd are known to be in the file (its size at open, then writes). */
+  private readableEnd = 0;
+  private mapping: FileMapping | undefined;
 
-  constructor(readonly path: string, fd: number) {
+  constructor(
+    readonly path: string,
+    fd: number,
+    private readonly writable: boolean,
+    private readonly mmapReads: boolean,
+  ) {
     this.fd = fd;
+    if (mmapReads) this.readableEnd = this.size();
   }
 
   read(target: Uint8Array, targetOffset: number, length: number, position: number): number {
+    if (this.mmapReads && length > 0 && length <= MMAP_READ_BYTES_MAX && position + length <= this.readableEnd) {
+      const mapping = this.mappingCovering(position + length);
+      if (mapping.copy(position, target, targetOffset, length)) return length;
+      throw new CaskError(ErrorCode.Io, `read ${this.path} failed: the mapped pages at offset ${position} could not be read (SIGBUS: the file was truncated under the map, or the device failed)`, { file: this.path });
+    }
     try {
       return fs.readSync(this.fd, target, targetOffset, length, position);
     } catch (error) {
@@ -29,9 +51,26 @@ class NodeFile implements RandomAccessFile {
     });
   }
 
+  /** The map, made or grown so that it covers `end`; a writable file's map reaches past its end. */
+  private mappingCovering(end: number): FileMapping {
+    const current = this.mapping;
+    if (current !== undefined && current.length >= end) return current;
+    current?.close();
+    const length = this.writable ? Math.max(2 * this.readableEnd, this.readableEnd + MMAP_HEADROOM_BYTES) : this.readableEnd;
+    try {
+      this.mapping = FileMapping.map(this.fd, length);
+    } catch (error) {
+      this.mapping = undefined;
+      throw ioError('mmap', this.path, error);
+    }
+    return this.mapping;
+  }
+
   write(source: Uint8Array, sourceOffset: number, length: number, position: number): number {
     try {
-      return fs.writeSync(this.fd, source, sourceOffset, length, position);
+      const written = fs.writeSync(this.fd, source, sourceOffset, length, position);
+      if (this.mmapReads && position + written > this.readableEnd) this.readableEnd = position + written;
+      return written;
     } catch (error) {
       throw ioError('write', this.path, error);
     }
@@ -54,6 +93,7 @@ class NodeFile implements RandomAccessFile {
   truncate(length: number): void {
     try {
       fs.ftruncateSync(this.fd, length);
+      this.readableEnd = length;
     } catch (error) {
       throw ioError('truncate', this.path, error);
     }
@@ -71,6 +111,8 @@ class NodeFile implements RandomAccessFile {
     if (this.fd < 0) return;
     const fd = this.fd;
     this.fd = -1;
+    this.mapping?.close();
+    this.mapping = undefined;
     try {
       fs.closeSync(fd);
     } catch (error) {
@@ -79,7 +121,19 @@ class NodeFile implements RandomAccessFile {
   }
 }
 
+export interface NodeFileSystemOptions {
+  /** Serve small reads from read-only memory maps when the native addon is built (see src/io/mmap.ts). */
+  mmapReads?: boolean;
+}
+
 export class NodeFileSystem implements FileSystem {
+  /** Whether reads really use memory maps: asked for, and the addon is built. */
+  readonly mmapReads: boolean;
+
+  constructor(options: NodeFileSystemOptions = {}) {
+    this.mmapReads = options.mmapReads === true && mmapAvailable();
+  }
+
   openFile(path: string, options: { writable: boolean; create: boolean }): RandomAccessFile {
     // Not 'a' flags: O_APPEND would ignore the positions the engine writes at.
     const flags = options.writable ? (options.create ? 'rw+create' : 'rw') : 'r';
@@ -87,7 +141,7 @@ export class NodeFileSystem implements FileSystem {
       ? fs.constants.O_RDWR | (options.create ? fs.constants.O_CREAT : 0)
       : fs.constants.O_RDONLY;
     try {
-      return new NodeFile(path, fs.openSync(path, numericFlags, 0o644));
+      return new NodeFile(path, fs.openSync(path, numericFlags, 0o644), options.writable, this.mmapReads);
     } catch (error) {
       throw ioError(`open (${flags})`, path, error);
     }

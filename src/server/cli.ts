@@ -87,6 +87,7 @@ export const serverCommand = {
         sync: config.sync,
         syncThread: config['sync-thread'],
         valueCacheBytes: valueCacheBytesOf(config),
+        mmapReads: config['mmap-reads'] === 'yes',
         valueBytesMax: Math.max(config['proto-max-bulk-len'], 1024 * 1024),
         logger: (entry) => log.log({ ...entry, component: 'engine' }),
       });

@@ -126,6 +126,7 @@ export class MemoryEngine implements KvEngine {
       merging: false,
       openMs: 0,
       sync: this.syncMode,
+      mmapReads: false,
     };
   }
 

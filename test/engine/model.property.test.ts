@@ -10,6 +10,9 @@ import type { Db } from '../../src/engine/db.js';
 import { SCAN_CHUNK_ENTRIES } from '../../src/index/key-index.js';
 import type { IterateOptions, WriteOp } from '../../src/engine/types.js';
 import { contentsOf, latin1, openDb, sortedModel, tempDir } from './helpers.js';
+import { ensureMmapAddon } from '../support/native.js';
+
+ensureMmapAddon();
 
 // A small alphabet makes keys collide (overwrites, deletes of live keys) and exercises 0x00/0xff order.
 const keyArb = fc.array(fc.constantFrom(0x00, 0x01, 0x61, 0x62, 0x7f, 0x80, 0xff), { minLength: 1, maxLength: 3 }).map((b) => Buffer.from(b));
@@ -49,22 +52,23 @@ function assertMatches(db: Db, model: Map<string, Buffer>): void {
   for (const [key, value] of model) assert.deepEqual(db.get(Buffer.from(key, 'latin1')), value);
 }
 
-test('random puts, deletes, batches and merges with close/reopen read back like a Map, with and without a value cache', async (t) => {
+test('random puts, deletes, batches and merges with close/reopen read back like a Map, with and without a value cache and memory-mapped reads', async (t) => {
   const root = tempDir(t, 'runs');
   let run = 0;
   await fc.assert(
     // A 4 KiB value cache wraps every few writes and keeps only values up to 256 bytes; merges reuse
     // the file ids it has cached positions of.
-    fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 60 }), fc.constantFrom(512, 4096, 1 << 20), fc.constantFrom(0, 4096, 1 << 20), async (steps, dataFileBytesMax, valueCacheBytes) => {
+    fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 60 }), fc.constantFrom(512, 4096, 1 << 20), fc.constantFrom(0, 4096, 1 << 20), fc.boolean(), async (steps, dataFileBytesMax, valueCacheBytes, mmapReads) => {
       const dir = join(root, String(run++));
       const model = new Map<string, Buffer>();
-      let { db } = await openDb(dir, { dataFileBytesMax, valueCacheBytes });
+      let { db } = await openDb(dir, { dataFileBytesMax, valueCacheBytes, mmapReads });
+      assert.equal(db.stat().mmapReads, mmapReads);
       try {
         for (const step of steps) {
           if (step.kind === 'reopen') {
             const before = db.stat();
             await db.close();
-            ({ db } = await openDb(dir, { dataFileBytesMax, valueCacheBytes }));
+            ({ db } = await openDb(dir, { dataFileBytesMax, valueCacheBytes, mmapReads }));
             assertMatches(db, model);
             // Recovery recomputes the same accounting the write path kept.
             const after = db.stat();
@@ -94,7 +98,7 @@ test('random puts, deletes, batches and merges with close/reopen read back like 
         }
         assertMatches(db, model);
         await db.close();
-        ({ db } = await openDb(dir, { dataFileBytesMax }));
+        ({ db } = await openDb(dir, { dataFileBytesMax, mmapReads: !mmapReads }));
         assertMatches(db, model);
       } finally {
         await db.close();

@@ -1,0 +1,90 @@
+// Read-only memory maps of data files, through the small native addon in native/mmap (built by `npm
+// install`; when it could not be built, `mmapAvailable()` is false and every read stays on pread).
+//
+// Invariants: JavaScript never holds a view of mapped memory — `copy` copies into the caller's buffer in
+// native code, inside a SIGBUS guard, so a file truncated under the mapping or a failed device read becomes a
+// typed CASKDB_IO error rather than a crash, and `close` can unmap at once without leaving a dangling view.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The addon's surface (native/mmap/caskdb_mmap.c). */
+interface MmapAddon {
+  map(fd: number, length: number): object;
+  unmap(handle: object): void;
+  /** Returns `length`, or −1 when the mapped pages raised SIGBUS. */
+  copy(handle: object, position: number, target: Uint8Array, targetOffset: number, length: number): number;
+}
+
+const ADDON_PATH = join('native', 'mmap', 'build', 'Release', 'caskdb_mmap.node');
+
+let addon: MmapAddon | null | undefined;
+let loadFailure = '';
+
+/** Finds the addon beside the package root, whether this module runs from src/ (tsx) or dist/src/. */
+function loadAddon(): MmapAddon | null {
+  if (addon !== undefined) return addon;
+  addon = null;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let depth = 0; depth < 5; depth++) {
+    const candidate = join(dir, ADDON_PATH);
+    if (existsSync(candidate)) {
+      try {
+        addon = createRequire(import.meta.url)(candidate) as MmapAddon;
+      } catch (error) {
+        loadFailure = `${candidate} did not load: ${error instanceof Error ? error.message : String(error)}`;
+      }
+      return addon;
+    }
+    dir = dirname(dir);
+  }
+  loadFailure = `${ADDON_PATH} is not built (npm install builds it; it needs python3, make, gcc and g++)`;
+  return addon;
+}
+
+/** Whether memory-mapped reads can be used in this process. */
+export function mmapAvailable(): boolean {
+  return loadAddon() !== null;
+}
+
+/** Why `mmapAvailable()` is false ('' when it is true). */
+export function mmapUnavailableReason(): string {
+  loadAddon();
+  return loadFailure;
+}
+
+/** One read-only MAP_SHARED mapping of the first `length` bytes of a file (it may run past the file's end). */
+export class FileMapping {
+  private handle: object | undefined;
+
+  private constructor(
+    private readonly native: MmapAddon,
+    handle: object,
+    readonly length: number,
+  ) {
+    this.handle = handle;
+  }
+
+  /** Maps `length` bytes of `fd`; throws a plain Error when mmap(2) fails or the addon is missing. */
+  static map(fd: number, length: number): FileMapping {
+    const native = loadAddon();
+    if (native === null) throw new Error(loadFailure);
+    return new FileMapping(native, native.map(fd, length), length);
+  }
+
+  /**
+   * Copies `length` bytes at `position` into `target`; returns false when the pages could not be read
+   * (SIGBUS: the file is shorter than the mapping there, or the device failed).
+   */
+  copy(position: number, target: Uint8Array, targetOffset: number, length: number): boolean {
+    if (this.handle === undefined) throw new Error('copy from a closed mapping');
+    return this.native.copy(this.handle, position, target, targetOffset, length) === length;
+  }
+
+  close(): void {
+    if (this.handle === undefined) return;
+    this.native.unmap(this.handle);
+    this.handle = undefined;
+  }
+}
