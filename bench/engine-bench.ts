@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Db } from '../src/index.js';
 
-/** `caskdb-mmap` is caskdb with `mmapReads: true`: point reads copied from memory maps instead of pread. */
+/** `caskdb-mmap` is caskdb with `mmapReads` and `mmapWrites`: reads and appends copied from and into memory maps. */
 type Engine = 'caskdb' | 'caskdb-mmap' | 'leveldb' | 'lmdb';
 type Results = Record<string, number>;
 
@@ -98,10 +98,12 @@ interface Adapter {
   extra(): Results;
 }
 
-async function caskdbAdapter(dir: string, mmapReads = false): Promise<Adapter> {
-  let db = await Db.open({ dir, sync: 'none', mmapReads });
-  // A row labelled mmapReads must not be pread figures in disguise (the addon missing falls back quietly).
-  if (db.stat().mmapReads !== mmapReads) throw new Error(`caskdb opened with mmapReads ${String(db.stat().mmapReads)}, asked for ${String(mmapReads)}`);
+async function caskdbAdapter(dir: string, mmap = false): Promise<Adapter> {
+  const mmapReads = mmap;
+  const mmapWrites = mmap;
+  let db = await Db.open({ dir, sync: 'none', mmapReads, mmapWrites });
+  // A column labelled mmap must not be pread figures in disguise (without the addon the engine falls back).
+  if (db.stat().mmapReads !== mmap || db.stat().mmapWrites !== mmap) throw new Error(`caskdb opened without the memory maps asked for`);
   return {
     put: (k, v) => db.put(k, v),
     putBatch: (entries) => db.write(entries.map(([key, value]) => ({ type: 'put', key, value }))),
@@ -114,11 +116,11 @@ async function caskdbAdapter(dir: string, mmapReads = false): Promise<Adapter> {
     durablePut: (k, v) => db.put(k, v),
     close: () => db.close(),
     reopen: async () => {
-      db = await Db.open({ dir, sync: 'none', mmapReads });
+      db = await Db.open({ dir, sync: 'none', mmapReads, mmapWrites });
     },
     openDurable: async () => {
       await db.close();
-      db = await Db.open({ dir, sync: 'always', mmapReads });
+      db = await Db.open({ dir, sync: 'always', mmapReads, mmapWrites });
     },
     extra: () => ({ indexBytesPerKey: db.stat().indexBytesPerKey }),
   };

@@ -1,16 +1,20 @@
-// caskdb_mmap: read-only memory maps of data files, for the engine's `mmapReads` option.
+// caskdb_mmap: memory maps of data files, for the engine's `mmapReads` and `mmapWrites` options.
 //
-// The engine never sees the mapped memory: every read is a copy into a caller's buffer made here, inside a
-// SIGBUS guard. A mapped page whose file was truncated under it, or whose read failed on the device, raises
-// SIGBUS on access; the guard turns that into a -1 return (a typed I/O error in JavaScript) instead of a
-// crash. Faults outside a guarded copy go to the handler that was installed before ours.
+// The engine never sees the mapped memory: every read is a copy into a caller's buffer, and every write a
+// copy from one, made here inside a SIGBUS guard. A mapped page whose file was truncated under it, or whose
+// I/O failed on the device, raises SIGBUS on access; the guard turns that into a -1 return (a typed I/O error
+// in JavaScript) instead of a crash. Faults outside a guarded copy go to the handler installed before ours.
+// Writes go only to bytes reserved with `allocate` (posix_fallocate) first, so a full disk is an ENOSPC
+// there, never a SIGBUS in the middle of a copy.
 #include <node_api.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdint.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 
 typedef struct {
@@ -65,18 +69,20 @@ static napi_value throw_error(napi_env env, const char* message) {
   return NULL;
 }
 
-// map(fd, length) -> mapping handle, or throws. The length may run past the end of the file.
+// map(fd, length, writable) -> mapping handle, or throws. The length may run past the end of the file.
 static napi_value map_file(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2) return throw_error(env, "map(fd, length)");
+  size_t argc = 3;
+  napi_value argv[3];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3) return throw_error(env, "map(fd, length, writable)");
+  bool writable = false;
+  if (napi_get_value_bool(env, argv[2], &writable) != napi_ok) return throw_error(env, "map: writable must be a boolean");
   int32_t fd;
   int64_t length;
   if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_get_value_int64(env, argv[1], &length) != napi_ok || length <= 0) {
     return throw_error(env, "map: fd and a positive length expected");
   }
   if (install_handler() != 0) return throw_error(env, "map: cannot install the SIGBUS handler");
-  void* base = mmap(NULL, (size_t)length, PROT_READ, MAP_SHARED, fd, 0);
+  void* base = mmap(NULL, (size_t)length, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
   if (base == MAP_FAILED) return throw_error(env, strerror(errno));
   Mapping* mapping = malloc(sizeof *mapping);
   if (mapping == NULL) {
@@ -113,34 +119,39 @@ static napi_value unmap_file(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// copy(handle, position, target, targetOffset, length) -> length, or -1 if the pages raised SIGBUS.
-static napi_value copy_out(napi_env env, napi_callback_info info) {
+// The copy both ways: `into_map` false copies mapped bytes at `position` out to the buffer, true copies the
+// buffer's bytes into the map. Returns the length, or -1 if the pages raised SIGBUS.
+static napi_value guarded_copy(napi_env env, napi_callback_info info, bool into_map) {
   size_t argc = 5;
   napi_value argv[5];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   Mapping* mapping = argc < 5 ? NULL : mapping_of(env, argv[0]);
-  if (mapping == NULL) return throw_error(env, "copy(handle, position, target, targetOffset, length)");
-  int64_t position, target_offset, length;
+  if (mapping == NULL) return throw_error(env, "copy(handle, position, buffer, bufferOffset, length)");
+  int64_t position, buffer_offset, length;
   napi_typedarray_type type;
-  size_t target_length;
-  void* target_data;
+  size_t buffer_length;
+  void* buffer_data;
   napi_value array_buffer;
   size_t byte_offset;
-  if (napi_get_value_int64(env, argv[1], &position) != napi_ok || napi_get_value_int64(env, argv[3], &target_offset) != napi_ok ||
+  if (napi_get_value_int64(env, argv[1], &position) != napi_ok || napi_get_value_int64(env, argv[3], &buffer_offset) != napi_ok ||
       napi_get_value_int64(env, argv[4], &length) != napi_ok ||
-      napi_get_typedarray_info(env, argv[2], &type, &target_length, &target_data, &array_buffer, &byte_offset) != napi_ok ||
+      napi_get_typedarray_info(env, argv[2], &type, &buffer_length, &buffer_data, &array_buffer, &byte_offset) != napi_ok ||
       type != napi_uint8_array) {
     return throw_error(env, "copy: bad arguments");
   }
-  if (position < 0 || length < 0 || target_offset < 0 || (uint64_t)(target_offset + length) > target_length ||
+  if (position < 0 || length < 0 || buffer_offset < 0 || (uint64_t)(buffer_offset + length) > buffer_length ||
       (uint64_t)(position + length) > mapping->length) {
-    return throw_error(env, "copy: range outside the mapping or the target");
+    return throw_error(env, "copy: range outside the mapping or the buffer");
   }
   volatile int32_t result = (int32_t)length;
   sigjmp_buf guard;
   if (sigsetjmp(guard, 0) == 0) {
     active_guard = &guard;
-    memcpy((uint8_t*)target_data + target_offset, mapping->base + position, (size_t)length);
+    if (into_map) {
+      memcpy(mapping->base + position, (uint8_t*)buffer_data + buffer_offset, (size_t)length);
+    } else {
+      memcpy((uint8_t*)buffer_data + buffer_offset, mapping->base + position, (size_t)length);
+    }
   } else {
     result = -1;
   }
@@ -150,11 +161,52 @@ static napi_value copy_out(napi_env env, napi_callback_info info) {
   return out;
 }
 
+// copy(handle, position, target, targetOffset, length) -> length, or -1 on SIGBUS.
+static napi_value copy_out(napi_env env, napi_callback_info info) { return guarded_copy(env, info, false); }
+
+// write(handle, position, source, sourceOffset, length) -> length, or -1 on SIGBUS. Needs a writable map.
+static napi_value copy_in(napi_env env, napi_callback_info info) { return guarded_copy(env, info, true); }
+
+// allocate(fd, offset, length) -> 0, or the errno of posix_fallocate (ENOSPC when the disk is full).
+static napi_value allocate(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd;
+  int64_t offset, length;
+  if (argc < 3 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_get_value_int64(env, argv[1], &offset) != napi_ok ||
+      napi_get_value_int64(env, argv[2], &length) != napi_ok || offset < 0 || length <= 0) {
+    return throw_error(env, "allocate(fd, offset, length)");
+  }
+  napi_value out;
+  napi_create_int32(env, posix_fallocate(fd, (off_t)offset, (off_t)length), &out);
+  return out;
+}
+
+// release(handle, offset, length): drops the pages of a range from this process's resident set
+// (MADV_DONTNEED; for a shared file map the data stays in the page cache, dirty pages included).
+static napi_value release(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  Mapping* mapping = argc < 3 ? NULL : mapping_of(env, argv[0]);
+  int64_t offset, length;
+  if (mapping == NULL || napi_get_value_int64(env, argv[1], &offset) != napi_ok || napi_get_value_int64(env, argv[2], &length) != napi_ok ||
+      offset < 0 || length < 0 || (uint64_t)(offset + length) > mapping->length || (offset & 4095) != 0) {
+    return throw_error(env, "release(handle, pageAlignedOffset, length)");
+  }
+  if (mapping->base != NULL && length > 0) madvise(mapping->base + offset, (size_t)length, MADV_DONTNEED);
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
       {"map", NULL, map_file, NULL, NULL, NULL, napi_default, NULL},
       {"unmap", NULL, unmap_file, NULL, NULL, NULL, napi_default, NULL},
       {"copy", NULL, copy_out, NULL, NULL, NULL, napi_default, NULL},
+      {"write", NULL, copy_in, NULL, NULL, NULL, napi_default, NULL},
+      {"allocate", NULL, allocate, NULL, NULL, NULL, napi_default, NULL},
+      {"release", NULL, release, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   return exports;

@@ -123,10 +123,13 @@ export class Db implements KvEngine {
   /** Opens (creating if needed) the database in `options.dir`; see DbOptions. */
   static async open(options: DbOptions): Promise<Db> {
     const started = performance.now();
-    const resolved = resolveOptions(options, options.fileSystem ?? new NodeFileSystem({ mmapReads: options.mmapReads === true }));
+    const resolved = resolveOptions(
+      options,
+      options.fileSystem ?? new NodeFileSystem({ mmapReads: options.mmapReads === true, mmapWrites: options.mmapWrites === true }),
+    );
     const fs = resolved.fileSystem;
-    if (resolved.mmapReads && fs instanceof NodeFileSystem && !fs.mmapReads) {
-      resolved.logger({ level: 'warn', msg: 'mmapReads is on but memory maps are unavailable; reading with pread', reason: mmapUnavailableReason() });
+    if ((resolved.mmapReads || resolved.mmapWrites) && fs instanceof NodeFileSystem && !fs.mmapReads && !fs.mmapWrites) {
+      resolved.logger({ level: 'warn', msg: 'mmapReads/mmapWrites asked for but memory maps are unavailable; using pread/pwrite', reason: mmapUnavailableReason() });
     }
     fs.mkdir(resolved.dir);
     const lock = await fs.lockDir(resolved.dir);
@@ -431,6 +434,8 @@ export class Db implements KvEngine {
   /** Seals the active file (fsynced, so everything in it is durable) and starts the next one. */
   private rotate(): void {
     try {
+      // Cut any reservation past the data first, so the fsync below makes the sealed length durable too.
+      this.activeFile.seal();
       this.activeFile.datasyncSync();
     } catch (error) {
       // As for a failed group fsync: the file's writes may not be durable, and a later fsync could
@@ -439,7 +444,7 @@ export class Db implements KvEngine {
       throw error;
     }
     const nextId = this.activeFileId + 1;
-    const next = this.fs.openFile(dataFilePath(this.dir, nextId), { writable: true, create: true });
+    const next = this.fs.openFile(dataFilePath(this.dir, nextId), { writable: true, create: true, appendLog: true });
     try {
       this.fs.syncDir(this.dir);
     } catch (error) {
@@ -708,6 +713,7 @@ export class Db implements KvEngine {
       openMs: Math.round(this.openMs * 10) / 10,
       sync: this.options.sync,
       mmapReads: this.fs instanceof NodeFileSystem && this.fs.mmapReads,
+      mmapWrites: this.fs instanceof NodeFileSystem && this.fs.mmapWrites,
       ...(this.valueCache === undefined ? {} : { valueCache: this.valueCache.stats() }),
     };
   }

@@ -46,6 +46,15 @@ export interface DbOptions {
    * it the engine logs a warning and reads with pread. Ignored when `fileSystem` is given. Default off.
    */
   mmapReads?: boolean;
+  /**
+   * Append to the active data file by copying into a shared memory map of it instead of one pwrite(2) per
+   * write (about 3 µs less per awaited put on the benchmark VM). The bytes are in the page cache when the
+   * copy returns, exactly as after pwrite, so every `sync` mode keeps its promise, a killed process included.
+   * Disk space is reserved 8 MiB ahead with posix_fallocate (a full disk is CASKDB_NO_SPACE before anything
+   * is written); the zero-filled reservation is cut off when the file is sealed or closed, and by recovery
+   * after a crash. Needs the native addon, like `mmapReads`. Ignored when `fileSystem` is given. Default off.
+   */
+  mmapWrites?: boolean;
   /** Seal the active data file and start a new one when a record would grow it past this. */
   dataFileBytesMax?: number;
   /** With 'everysec' or 'none', also fsync after every this many bytes written (0: off). */
@@ -102,6 +111,7 @@ export const DEFAULT_OPTIONS = {
   mergeBytesMin: 64 * 1024 * 1024,
   truncateCorruptTail: false,
   mmapReads: false,
+  mmapWrites: false,
 };
 
 /** Offsets are kept in 32 bits of the index; a data file may not grow past 4 GiB. */
@@ -166,6 +176,7 @@ export function resolveOptions(options: DbOptions, fileSystem: FileSystem): Reso
     mergeBytesMin: integerIn('mergeBytesMin', options.mergeBytesMin ?? DEFAULT_OPTIONS.mergeBytesMin, 0, Number.MAX_SAFE_INTEGER),
     truncateCorruptTail: options.truncateCorruptTail ?? DEFAULT_OPTIONS.truncateCorruptTail,
     mmapReads: booleanOption('mmapReads', options.mmapReads ?? DEFAULT_OPTIONS.mmapReads),
+    mmapWrites: booleanOption('mmapWrites', options.mmapWrites ?? DEFAULT_OPTIONS.mmapWrites),
     fileSystem,
     logger: options.logger ?? defaultLogger,
     onMergeStep: options.onMergeStep ?? (() => {}),

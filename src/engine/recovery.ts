@@ -319,7 +319,7 @@ export async function recover(fs: FileSystem, dir: string, truncateCorruptTail: 
     for (const [position, id] of ids.entries()) {
       const isLast = position === ids.length - 1;
       const path = dataFilePath(dir, id);
-      const file = fs.openFile(path, { writable: isLast, create: false });
+      const file = fs.openFile(path, { writable: isLast, create: false, appendLog: isLast });
       files.set(id, file);
       if (id < boundary) {
         diskBytes += file.size();
@@ -341,12 +341,12 @@ export async function recover(fs: FileSystem, dir: string, truncateCorruptTail: 
     applier.finish();
     let activeFileId = ids[ids.length - 1] ?? FIRST_FILE_ID;
     if (ids.length === 0) {
-      files.set(activeFileId, fs.openFile(dataFilePath(dir, activeFileId), { writable: true, create: true }));
+      files.set(activeFileId, fs.openFile(dataFilePath(dir, activeFileId), { writable: true, create: true, appendLog: true }));
       fs.syncDir(dir);
     } else if (activeFileId < boundary) {
       // Every file was merged: never append to a merged file, start the next one.
       activeFileId = boundary;
-      files.set(activeFileId, fs.openFile(dataFilePath(dir, activeFileId), { writable: true, create: true }));
+      files.set(activeFileId, fs.openFile(dataFilePath(dir, activeFileId), { writable: true, create: true, appendLog: true }));
       fs.syncDir(dir);
       activeOffset = 0;
     }

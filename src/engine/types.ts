@@ -49,6 +49,8 @@ export interface EngineStat {
   sync: SyncMode;
   /** Whether point reads are served from memory maps (`mmapReads` asked for and the native addon built). */
   mmapReads: boolean;
+  /** Whether appends go through a memory map (`mmapWrites` asked for and the native addon built). */
+  mmapWrites: boolean;
   /** The value cache's size and hit counts; absent when it is off (`valueCacheBytes: 0`). */
   valueCache?: ValueCacheStats;
 }

@@ -15,6 +15,8 @@ export interface RandomAccessFile {
   datasync(): Promise<void>;
   datasyncSync(): void;
   truncate(length: number): void;
+  /** The file will not be written again: drop any space reserved past its data (see `appendLog`). */
+  seal(): void;
   size(): number;
   close(): void;
 }
@@ -23,9 +25,21 @@ export interface DirLock {
   release(): Promise<void>;
 }
 
+export interface OpenFileOptions {
+  writable: boolean;
+  create: boolean;
+  /**
+   * The file is an append-only log (the engine's active data file): it is written only at its end or
+   * over bytes already written, sealed with `truncate(size())`, and may carry a zero-filled reservation past
+   * its data after a crash, which recovery cuts off. A file system may write such a file differently
+   * (NodeFileSystem's `mmapWrites`).
+   */
+  appendLog?: boolean;
+}
+
 export interface FileSystem {
   /** Opens a file for positioned reads, and for writes when `writable` (created if `create`). */
-  openFile(path: string, options: { writable: boolean; create: boolean }): RandomAccessFile;
+  openFile(path: string, options: OpenFileOptions): RandomAccessFile;
   readdir(dir: string): string[];
   exists(path: string): boolean;
   mkdir(dir: string): void;

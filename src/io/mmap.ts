@@ -1,9 +1,10 @@
-// Read-only memory maps of data files, through the small native addon in native/mmap (built by `npm
-// install`; when it could not be built, `mmapAvailable()` is false and every read stays on pread).
+// Memory maps of data files, through the small native addon in native/mmap (built by `npm install`; when
+// it could not be built, `mmapAvailable()` is false and all I/O stays on pread/pwrite).
 //
-// Invariants: JavaScript never holds a view of mapped memory — `copy` copies into the caller's buffer in
-// native code, inside a SIGBUS guard, so a file truncated under the mapping or a failed device read becomes a
-// typed CASKDB_IO error rather than a crash, and `close` can unmap at once without leaving a dangling view.
+// Invariants: JavaScript never holds a view of mapped memory — `copy` and `write` copy between the map and
+// the caller's buffer in native code, inside a SIGBUS guard, so a file truncated under the map or failed
+// device I/O becomes a typed CASKDB_IO error rather than a crash, and `close` can unmap at once without
+// leaving a dangling view. Bytes are written through a map only after `allocateFileRange` reserved them.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -11,10 +12,14 @@ import { fileURLToPath } from 'node:url';
 
 /** The addon's surface (native/mmap/caskdb_mmap.c). */
 interface MmapAddon {
-  map(fd: number, length: number): object;
+  map(fd: number, length: number, writable: boolean): object;
   unmap(handle: object): void;
-  /** Returns `length`, or −1 when the mapped pages raised SIGBUS. */
+  /** Both return `length`, or −1 when the mapped pages raised SIGBUS. */
   copy(handle: object, position: number, target: Uint8Array, targetOffset: number, length: number): number;
+  write(handle: object, position: number, source: Uint8Array, sourceOffset: number, length: number): number;
+  /** posix_fallocate: 0, or an errno. */
+  allocate(fd: number, offset: number, length: number): number;
+  release(handle: object, offset: number, length: number): void;
 }
 
 const ADDON_PATH = join('native', 'mmap', 'build', 'Release', 'caskdb_mmap.node');
@@ -54,7 +59,22 @@ export function mmapUnavailableReason(): string {
   return loadFailure;
 }
 
-/** One read-only MAP_SHARED mapping of the first `length` bytes of a file (it may run past the file's end). */
+const ERRNO_NAMES: Record<number, string> = { 28: 'ENOSPC', 122: 'EDQUOT', 5: 'EIO', 27: 'EFBIG', 95: 'EOPNOTSUPP', 9: 'EBADF' };
+
+/**
+ * Reserves disk blocks for `length` bytes at `offset` (posix_fallocate), growing the file if needed, so
+ * bytes written there through a map cannot meet a full disk. Throws an Error with a `code` (ENOSPC, …).
+ */
+export function allocateFileRange(fd: number, offset: number, length: number): void {
+  const native = loadAddon();
+  if (native === null) throw new Error(loadFailure);
+  const errno = native.allocate(fd, offset, length);
+  if (errno === 0) return;
+  const code = ERRNO_NAMES[errno] ?? `errno ${errno}`;
+  throw Object.assign(new Error(`${code}: posix_fallocate of ${length} bytes at ${offset} failed`), { code, errno });
+}
+
+/** One MAP_SHARED mapping of the first `length` bytes of a file (it may run past the file's end). */
 export class FileMapping {
   private handle: object | undefined;
 
@@ -66,11 +86,11 @@ export class FileMapping {
     this.handle = handle;
   }
 
-  /** Maps `length` bytes of `fd`; throws a plain Error when mmap(2) fails or the addon is missing. */
-  static map(fd: number, length: number): FileMapping {
+  /** Maps `length` bytes of `fd`, read-only or read-write; throws a plain Error when mmap(2) fails or the addon is missing. */
+  static map(fd: number, length: number, writable = false): FileMapping {
     const native = loadAddon();
     if (native === null) throw new Error(loadFailure);
-    return new FileMapping(native, native.map(fd, length), length);
+    return new FileMapping(native, native.map(fd, length, writable), length);
   }
 
   /**
@@ -80,6 +100,18 @@ export class FileMapping {
   copy(position: number, target: Uint8Array, targetOffset: number, length: number): boolean {
     if (this.handle === undefined) throw new Error('copy from a closed mapping');
     return this.native.copy(this.handle, position, target, targetOffset, length) === length;
+  }
+
+  /** Copies `length` bytes of `source` into the map at `position`; false when the pages raised SIGBUS. */
+  write(position: number, source: Uint8Array, sourceOffset: number, length: number): boolean {
+    if (this.handle === undefined) throw new Error('write to a closed mapping');
+    return this.native.write(this.handle, position, source, sourceOffset, length) === length;
+  }
+
+  /** Drops a page-aligned range from the resident set; its bytes stay in the file and the page cache. */
+  release(offset: number, length: number): void {
+    if (this.handle === undefined) return;
+    this.native.release(this.handle, offset, length);
   }
 
   close(): void {

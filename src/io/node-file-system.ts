@@ -1,33 +1,55 @@
 // The real file system: node:fs with synchronous positioned I/O and thread-pool fsync.
 // Every failure becomes a typed CaskError (ENOSPC → CASKDB_NO_SPACE, others → CASKDB_IO).
 // With `mmapReads`, small reads of bytes the file is known to hold are copied from a read-only memory map
-// (src/io/mmap.ts) instead of costing a pread(2) each; writes, large reads and everything else stay as they are.
+// (src/io/mmap.ts) instead of costing a pread(2) each. With `mmapWrites`, appends to a file opened as an
+// `appendLog` (the engine's active data file) are copied into a shared read-write map instead of costing a
+// pwrite(2) each: the bytes are in the page cache when `write` returns, exactly as after pwrite, so they
+// survive a killed process, and fdatasync makes them durable the same way. Disk space is reserved ahead with
+// posix_fallocate (ENOSPC surfaces there, never as a fault inside a copy); the zero-filled reservation past
+// the data is cut off by `truncate`/`close`, and by recovery after a crash (the scanner stops at a zero header).
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { CaskError, ErrorCode, ioError } from '../util/errors.js';
 import { lockDirectory } from './dir-lock.js';
-import type { DirLock, FileSystem, RandomAccessFile } from './file-system.js';
-import { FileMapping, mmapAvailable } from './mmap.js';
+import type { DirLock, FileSystem, OpenFileOptions, RandomAccessFile } from './file-system.js';
+import { allocateFileRange, FileMapping, mmapAvailable } from './mmap.js';
 
 /** Reads up to this size go through the map; a larger read pays one pread(2) over many bytes anyway. */
 export const MMAP_READ_BYTES_MAX = 64 * 1024;
 /** A writable file's map reaches this far past its end at least, so appends rarely force a remap. */
 const MMAP_HEADROOM_BYTES = 64 * 1024 * 1024;
+/** A mapped append log reserves disk space this far past what it writes. */
+const PREALLOCATE_BYTES = 8 * 1024 * 1024;
+/** Pages of a mapped append log this far behind the write position leave the resident set. */
+const RELEASE_BEHIND_BYTES = 8 * 1024 * 1024;
+const PAGE_BYTES = 4096;
+
+function roundUpToPage(bytes: number): number {
+  return Math.ceil(bytes / PAGE_BYTES) * PAGE_BYTES;
+}
 
 class NodeFile implements RandomAccessFile {
   private fd: number;
   /** With mmap reads: bytes 0..readableEnd are known to be in the file (its size at open, then writes). */
   private readableEnd = 0;
   private mapping: FileMapping | undefined;
+  /** With mapped writes: the end of the data, the end of the reserved (fallocated) bytes, the write map. */
+  private dataEnd = 0;
+  private allocatedEnd = 0;
+  private writeMapping: FileMapping | undefined;
+  private releasedUpTo = 0;
 
   constructor(
     readonly path: string,
     fd: number,
     private readonly writable: boolean,
     private readonly mmapReads: boolean,
+    private readonly mapWrites: boolean,
   ) {
     this.fd = fd;
-    if (mmapReads) this.readableEnd = this.size();
+    if (mmapReads || mapWrites) this.readableEnd = this.physicalSize();
+    this.dataEnd = this.readableEnd;
+    this.allocatedEnd = this.readableEnd;
   }
 
   read(target: Uint8Array, targetOffset: number, length: number, position: number): number {
@@ -67,6 +89,7 @@ class NodeFile implements RandomAccessFile {
   }
 
   write(source: Uint8Array, sourceOffset: number, length: number, position: number): number {
+    if (this.mapWrites && length > 0) return this.writeMapped(source, sourceOffset, length, position);
     try {
       const written = fs.writeSync(this.fd, source, sourceOffset, length, position);
       if (this.mmapReads && position + written > this.readableEnd) this.readableEnd = position + written;
@@ -90,16 +113,79 @@ class NodeFile implements RandomAccessFile {
     }
   }
 
+  /** A write through the shared map: reserve the space, map far enough, copy, and let old pages go. */
+  private writeMapped(source: Uint8Array, sourceOffset: number, length: number, position: number): number {
+    const end = position + length;
+    if (end > this.allocatedEnd) this.reserve(end);
+    let mapping = this.writeMapping;
+    if (mapping === undefined || mapping.length < end) {
+      mapping?.close();
+      this.writeMapping = undefined;
+      try {
+        mapping = FileMapping.map(this.fd, roundUpToPage(Math.max(2 * end, end + MMAP_HEADROOM_BYTES)), true);
+      } catch (error) {
+        throw ioError('mmap', this.path, error);
+      }
+      this.writeMapping = mapping;
+      this.releasedUpTo = 0;
+    }
+    if (!mapping.write(position, source, sourceOffset, length)) {
+      throw new CaskError(ErrorCode.Io, `write ${this.path} failed: the mapped pages at offset ${position} could not be written (SIGBUS: the file was truncated under the map, or the device failed)`, { file: this.path });
+    }
+    if (end > this.dataEnd) this.dataEnd = end;
+    if (end > this.readableEnd) this.readableEnd = end;
+    // Written pages stay resident until dropped; keep only the last few MiB of them in the process's RSS.
+    const releasable = Math.floor((position - RELEASE_BEHIND_BYTES) / RELEASE_BEHIND_BYTES) * RELEASE_BEHIND_BYTES;
+    if (releasable > this.releasedUpTo) {
+      mapping.release(this.releasedUpTo, releasable - this.releasedUpTo);
+      this.releasedUpTo = releasable;
+    }
+    return length;
+  }
+
+  /** Reserves disk blocks up to `end` and some way past it; with too little space left for the margin, exactly to `end`. */
+  private reserve(end: number): void {
+    const generous = roundUpToPage(end + PREALLOCATE_BYTES);
+    try {
+      allocateFileRange(this.fd, this.allocatedEnd, generous - this.allocatedEnd);
+      this.allocatedEnd = generous;
+      return;
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (code !== 'ENOSPC' && code !== 'EDQUOT') throw ioError('fallocate', this.path, error);
+    }
+    try {
+      allocateFileRange(this.fd, this.allocatedEnd, end - this.allocatedEnd);
+      this.allocatedEnd = end;
+    } catch (error) {
+      throw ioError('fallocate', this.path, error);
+    }
+  }
+
   truncate(length: number): void {
     try {
       fs.ftruncateSync(this.fd, length);
       this.readableEnd = length;
+      this.dataEnd = length;
+      this.allocatedEnd = length;
     } catch (error) {
       throw ioError('truncate', this.path, error);
     }
   }
 
+  seal(): void {
+    if (!this.mapWrites) return;
+    this.writeMapping?.close();
+    this.writeMapping = undefined;
+    if (this.allocatedEnd > this.dataEnd) this.truncate(this.dataEnd);
+  }
+
+  /** The file's length; for a mapped append log, the end of its data (the reservation past it is not data). */
   size(): number {
+    return this.mapWrites ? this.dataEnd : this.physicalSize();
+  }
+
+  private physicalSize(): number {
     try {
       return fs.fstatSync(this.fd).size;
     } catch (error) {
@@ -110,9 +196,19 @@ class NodeFile implements RandomAccessFile {
   close(): void {
     if (this.fd < 0) return;
     const fd = this.fd;
-    this.fd = -1;
     this.mapping?.close();
     this.mapping = undefined;
+    this.writeMapping?.close();
+    this.writeMapping = undefined;
+    try {
+      // A clean close leaves no reservation behind: the file ends where its data does.
+      if (this.mapWrites && this.allocatedEnd > this.dataEnd) fs.ftruncateSync(fd, this.dataEnd);
+    } catch (error) {
+      this.fd = -1;
+      fs.closeSync(fd);
+      throw ioError('truncate', this.path, error);
+    }
+    this.fd = -1;
     try {
       fs.closeSync(fd);
     } catch (error) {
@@ -124,24 +220,35 @@ class NodeFile implements RandomAccessFile {
 export interface NodeFileSystemOptions {
   /** Serve small reads from read-only memory maps when the native addon is built (see src/io/mmap.ts). */
   mmapReads?: boolean;
+  /** Write files opened as `appendLog` through shared memory maps when the native addon is built. */
+  mmapWrites?: boolean;
 }
 
 export class NodeFileSystem implements FileSystem {
   /** Whether reads really use memory maps: asked for, and the addon is built. */
   readonly mmapReads: boolean;
+  /** Whether appends to `appendLog` files really go through memory maps. */
+  readonly mmapWrites: boolean;
 
   constructor(options: NodeFileSystemOptions = {}) {
     this.mmapReads = options.mmapReads === true && mmapAvailable();
+    this.mmapWrites = options.mmapWrites === true && mmapAvailable();
   }
 
-  openFile(path: string, options: { writable: boolean; create: boolean }): RandomAccessFile {
+  openFile(path: string, options: OpenFileOptions): RandomAccessFile {
     // Not 'a' flags: O_APPEND would ignore the positions the engine writes at.
     const flags = options.writable ? (options.create ? 'rw+create' : 'rw') : 'r';
     const numericFlags = options.writable
       ? fs.constants.O_RDWR | (options.create ? fs.constants.O_CREAT : 0)
       : fs.constants.O_RDONLY;
     try {
-      return new NodeFile(path, fs.openSync(path, numericFlags, 0o644), options.writable, this.mmapReads);
+      const fd = fs.openSync(path, numericFlags, 0o644);
+      try {
+        return new NodeFile(path, fd, options.writable, this.mmapReads, this.mmapWrites && options.writable && options.appendLog === true);
+      } catch (error) {
+        fs.closeSync(fd);
+        throw error;
+      }
     } catch (error) {
       throw ioError(`open (${flags})`, path, error);
     }

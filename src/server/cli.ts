@@ -88,6 +88,7 @@ export const serverCommand = {
         syncThread: config['sync-thread'],
         valueCacheBytes: valueCacheBytesOf(config),
         mmapReads: config['mmap-reads'] === 'yes',
+        mmapWrites: config['mmap-writes'] === 'yes',
         valueBytesMax: Math.max(config['proto-max-bulk-len'], 1024 * 1024),
         logger: (entry) => log.log({ ...entry, component: 'engine' }),
       });

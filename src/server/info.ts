@@ -72,6 +72,7 @@ function buildSections(ctx: ServerContext): Record<string, Section> {
       open_ms: Math.round(stat.openMs),
       sync: stat.sync,
       mmap_reads: stat.mmapReads ? 1 : 0,
+      mmap_writes: stat.mmapWrites ? 1 : 0,
       value_cache_bytes: stat.valueCache?.capacityBytes ?? 0,
       value_cache_used_bytes: stat.valueCache?.usedBytes ?? 0,
       value_cache_hits: stat.valueCache?.hits ?? 0,

@@ -127,6 +127,7 @@ export class MemoryEngine implements KvEngine {
       openMs: 0,
       sync: this.syncMode,
       mmapReads: false,
+      mmapWrites: false,
     };
   }
 

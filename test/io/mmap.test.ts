@@ -1,9 +1,13 @@
-// Memory-mapped reads (src/io/mmap.ts, native/mmap): a mapped file reads exactly what pread reads, while it
+// Memory maps (src/io/mmap.ts, native/mmap). Reads: a mapped file reads exactly what pread reads, while it
 // grows past its map and after it is truncated; pages cut off under the map become a typed CASKDB_IO error,
-// not a crash; and a Db with `mmapReads` serves its reads from the map and says so.
+// not a crash; a Db with `mmapReads` reads everything back. Writes: a mapped append log holds exactly what
+// was written, reserves space past it and cuts the reservation when sealed or closed; a crash image with the
+// reservation opens to the same contents; a real full disk (a tmpfs) is CASKDB_NO_SPACE and loses nothing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, ftruncateSync, openSync, readSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, cpSync, ftruncateSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileMapping, mmapAvailable } from '../../src/io/mmap.js';
 import { MMAP_READ_BYTES_MAX, NodeFileSystem } from '../../src/io/node-file-system.js';
@@ -121,7 +125,7 @@ test('a mapping refuses copies outside itself and after close', (t) => {
   assert.equal(mapping.copy(3, target, 0, 4), true);
   assert.equal(target.toString(), '3456');
   assert.throws(() => mapping.copy(8, target, 0, 4), /outside the mapping/);
-  assert.throws(() => mapping.copy(0, target, 2, 4), /outside the mapping or the target/);
+  assert.throws(() => mapping.copy(0, target, 2, 4), /outside the mapping or the buffer/);
   mapping.close();
   assert.throws(() => mapping.copy(0, target, 0, 4), /closed mapping/);
 });
@@ -162,4 +166,110 @@ test('a Db with mmapReads reads every value back, across rotation, merge and reo
 test('mmapReads must be a boolean', async (t) => {
   const dir = tempDir(t);
   await assert.rejects(openDb(dir, { mmapReads: 'yes' as unknown as boolean }), (error: unknown) => error instanceof CaskError && error.code === ErrorCode.InvalidOption && /mmapReads/.test(error.message));
+});
+
+test('a mapped append log writes what pread reads, reserves space past its data, and drops it when sealed or closed', (t) => {
+  const dir = tempDir(t);
+  const fs = new NodeFileSystem({ mmapWrites: true });
+  assert.equal(fs.mmapWrites, true);
+  fs.mkdir(dir);
+  const path = join(dir, '000000001.data');
+  const file = fs.openFile(path, { writable: true, create: true, appendLog: true });
+  const random = generator(5);
+  const model: Buffer[] = [];
+  let end = 0;
+  // 20 MiB of appends of random sizes: past the first reservation (8 MiB) and past the release distance.
+  while (end < 20 * 1024 * 1024) {
+    const chunk = randomBytes(random, 1 + Math.floor(random() * 70_000));
+    assert.equal(file.write(chunk, 0, chunk.length, end), chunk.length);
+    model.push(chunk);
+    end += chunk.length;
+  }
+  const expected = Buffer.concat(model);
+  assert.equal(file.size(), end, 'size() is the end of the data');
+  assert.ok(statSync(path).size > end, 'space is reserved past the data while the file is written');
+  // An independent descriptor reads exactly the bytes written (the map writes into the page cache).
+  const fd = openSync(path, 'r');
+  const seen = Buffer.alloc(end);
+  assert.equal(readSync(fd, seen, 0, end, 0), end);
+  closeSync(fd);
+  assert.ok(seen.equals(expected));
+  file.seal();
+  assert.equal(statSync(path).size, end, 'sealing cuts the reservation');
+  // Writing after seal maps again and reserves again; close cuts it once more.
+  const tail = Buffer.from('after the seal');
+  file.write(tail, 0, tail.length, end);
+  file.close();
+  assert.equal(statSync(path).size, end + tail.length);
+  assert.ok(readFileSync(path).equals(Buffer.concat([expected, tail])));
+});
+
+test('a crash image of a mapped active file (zero-filled reservation past the data) opens to the same contents', async (t) => {
+  const dir = tempDir(t);
+  const { db } = await openDb(dir, { mmapWrites: true });
+  assert.equal(db.stat().mmapWrites, true);
+  const model = new Map<string, Buffer>();
+  const random = generator(9);
+  for (let i = 0; i < 500; i++) {
+    const value = randomBytes(random, Math.floor(random() * 300));
+    await db.put(`k${i % 350}`, value);
+    model.set(`k${i % 350}`, value);
+  }
+  // Copy the directory while the database is open and unsynced: what a SIGKILL would leave.
+  const image = `${dir}-image`;
+  t.after(() => rmSync(image, { recursive: true, force: true }));
+  cpSync(dir, image, { recursive: true, filter: (src) => !src.endsWith('/flock') });
+  await db.close();
+  const active = join(image, '000000001.data');
+  const withReservation = statSync(active).size;
+  for (const mmap of [false, true]) {
+    const copy = `${image}-${String(mmap)}`;
+    t.after(() => rmSync(copy, { recursive: true, force: true }));
+    cpSync(image, copy, { recursive: true });
+    const { db: reopened, logs } = await openDb(copy, { mmapWrites: mmap, mmapReads: mmap });
+    for (const [key, value] of model) assert.deepEqual(reopened.get(key), value, key);
+    assert.equal(reopened.size, model.size);
+    assert.ok(statSync(join(copy, '000000001.data')).size < withReservation, 'recovery cut the zero tail');
+    assert.equal(logs.filter((entry) => entry.level === 'error').length, 0);
+    await reopened.put('after', 'crash');
+    await reopened.close();
+    const { db: again } = await openDb(copy);
+    assert.deepEqual(again.get('after'), Buffer.from('crash'));
+    assert.equal(again.size, model.size + 1);
+    await again.close();
+  }
+});
+
+test('with mmapWrites a full disk is CASKDB_NO_SPACE before anything is written, and writes resume when space returns', async (t) => {
+  const mountPoint = mkdtempSync(join(tmpdir(), 'caskdb-full-'));
+  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=12m', 'tmpfs', mountPoint]);
+  assert.equal(mounted.status, 0, `mounting a 12 MiB tmpfs (the test runs as root): ${String(mounted.stderr)}`);
+  t.after(() => {
+    spawnSync('umount', [mountPoint]);
+    rmSync(mountPoint, { recursive: true, force: true });
+  });
+  const dir = join(mountPoint, 'db');
+  let { db } = await openDb(dir, { mmapWrites: true, dataFileBytesMax: 256 * 1024 * 1024 });
+  const value = Buffer.alloc(64 * 1024, 7);
+  const acknowledged: string[] = [];
+  let failure: unknown;
+  for (let i = 0; i < 400 && failure === undefined; i++) {
+    try {
+      await db.put(`k${i}`, value);
+      acknowledged.push(`k${i}`);
+    } catch (error) {
+      failure = error;
+    }
+  }
+  assert.ok(failure instanceof CaskError && failure.code === ErrorCode.NoSpace, `expected CASKDB_NO_SPACE, got ${String(failure)}`);
+  assert.ok(acknowledged.length > 100, `${acknowledged.length} puts fit before the disk was full`);
+  for (const key of acknowledged) assert.deepEqual(db.get(key), value, key);
+  await db.close();
+  // Room again (a bigger disk): the same directory takes writes and keeps every acknowledged one.
+  assert.equal(spawnSync('mount', ['-o', 'remount,size=24m', mountPoint]).status, 0);
+  ({ db } = await openDb(dir, { mmapWrites: true, dataFileBytesMax: 256 * 1024 * 1024 }));
+  for (const key of acknowledged) assert.deepEqual(db.get(key), value, key);
+  await db.put('more', value);
+  assert.deepEqual(db.get('more'), value);
+  await db.close();
 });

@@ -246,6 +246,10 @@ class FaultyFile implements RandomAccessFile {
     return this.inner.size();
   }
 
+  seal(): void {
+    this.inner.seal();
+  }
+
   close(): void {
     this.inner.close();
   }
