@@ -49,7 +49,7 @@ export interface RaftStoreOptions
   readonly valueCacheBytes?: number;
   /** The engine's memory-mapped reads (default off). */
   readonly mmapReads?: boolean;
-  /** The engine's memory-mapped appends (default off). */
+  /** false turns the engine's memory-mapped appends off (on where the addon is built by default). */
   readonly mmapWrites?: boolean;
   readonly log: (entry: LogEntry) => void;
   readonly onFatal: (error: Error) => void;
@@ -757,7 +757,7 @@ function readApplied(engine: KvEngine): number {
 }
 
 function openEngine(o: RaftStoreOptions): Promise<Db> {
-  return Db.open({ dir: o.dir, sync: o.sync, valueBytesMax: o.valueBytesMax, valueCacheBytes: o.valueCacheBytes ?? 0, mmapReads: o.mmapReads ?? false, mmapWrites: o.mmapWrites ?? false, logger: (entry) => o.log({ ...entry, component: 'engine' }) });
+  return Db.open({ dir: o.dir, sync: o.sync, valueBytesMax: o.valueBytesMax, valueCacheBytes: o.valueCacheBytes ?? 0, mmapReads: o.mmapReads ?? false, ...(o.mmapWrites === false ? { mmapWrites: false } : {}), logger: (entry) => o.log({ ...entry, component: 'engine' }) });
 }
 
 /** Replaces the engine's files with a snapshot's, crash-safely (a marker makes a restart redo it). */

@@ -125,10 +125,10 @@ export class Db implements KvEngine {
     const started = performance.now();
     const resolved = resolveOptions(
       options,
-      options.fileSystem ?? new NodeFileSystem({ mmapReads: options.mmapReads === true, mmapWrites: options.mmapWrites === true }),
+      options.fileSystem ?? new NodeFileSystem({ mmapReads: options.mmapReads === true, mmapWrites: options.mmapWrites !== false }),
     );
     const fs = resolved.fileSystem;
-    if ((resolved.mmapReads || resolved.mmapWrites) && fs instanceof NodeFileSystem && !fs.mmapReads && !fs.mmapWrites) {
+    if ((options.mmapReads === true || options.mmapWrites === true) && fs instanceof NodeFileSystem && !fs.mmapReads && !fs.mmapWrites) {
       resolved.logger({ level: 'warn', msg: 'mmapReads/mmapWrites asked for but memory maps are unavailable; using pread/pwrite', reason: mmapUnavailableReason() });
     }
     fs.mkdir(resolved.dir);

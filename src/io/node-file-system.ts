@@ -18,8 +18,14 @@ import { allocateFileRange, FileMapping, mmapAvailable } from './mmap.js';
 export const MMAP_READ_BYTES_MAX = 64 * 1024;
 /** A writable file's map reaches this far past its end at least, so appends rarely force a remap. */
 const MMAP_HEADROOM_BYTES = 64 * 1024 * 1024;
-/** A mapped append log reserves disk space this far past what it writes. */
-const PREALLOCATE_BYTES = 8 * 1024 * 1024;
+/** A mapped append log reserves disk space ahead by its own size, within these bounds (small files stay small). */
+const PREALLOCATE_BYTES_MIN = 64 * 1024;
+const PREALLOCATE_BYTES_MAX = 8 * 1024 * 1024;
+/**
+ * Appends larger than this go to pwrite(2) even in a mapped append log (after the same reservation): one call
+ * moves many pages without a page fault each, which on the benchmark VM made batches of 1,000 puts 30% slower.
+ */
+const MAP_WRITE_BYTES_MAX = 16 * 1024;
 /** Pages of a mapped append log this far behind the write position leave the resident set. */
 const RELEASE_BEHIND_BYTES = 8 * 1024 * 1024;
 const PAGE_BYTES = 4096;
@@ -117,6 +123,17 @@ class NodeFile implements RandomAccessFile {
   private writeMapped(source: Uint8Array, sourceOffset: number, length: number, position: number): number {
     const end = position + length;
     if (end > this.allocatedEnd) this.reserve(end);
+    if (length > MAP_WRITE_BYTES_MAX) {
+      let written: number;
+      try {
+        written = fs.writeSync(this.fd, source, sourceOffset, length, position);
+      } catch (error) {
+        throw ioError('write', this.path, error);
+      }
+      if (position + written > this.dataEnd) this.dataEnd = position + written;
+      if (position + written > this.readableEnd) this.readableEnd = position + written;
+      return written;
+    }
     let mapping = this.writeMapping;
     if (mapping === undefined || mapping.length < end) {
       mapping?.close();
@@ -143,9 +160,9 @@ class NodeFile implements RandomAccessFile {
     return length;
   }
 
-  /** Reserves disk blocks up to `end` and some way past it; with too little space left for the margin, exactly to `end`. */
+  /** Reserves disk blocks up to `end` and some way past it (64 KiB–8 MiB); with too little space left for that, exactly to `end`. */
   private reserve(end: number): void {
-    const generous = roundUpToPage(end + PREALLOCATE_BYTES);
+    const generous = roundUpToPage(end + Math.min(PREALLOCATE_BYTES_MAX, Math.max(PREALLOCATE_BYTES_MIN, end)));
     try {
       allocateFileRange(this.fd, this.allocatedEnd, generous - this.allocatedEnd);
       this.allocatedEnd = generous;

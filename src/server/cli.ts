@@ -88,7 +88,8 @@ export const serverCommand = {
         syncThread: config['sync-thread'],
         valueCacheBytes: valueCacheBytesOf(config),
         mmapReads: config['mmap-reads'] === 'yes',
-        mmapWrites: config['mmap-writes'] === 'yes',
+        // 'yes' (the default) means: where the addon is built, so a machine without it starts without a warning.
+        ...(config['mmap-writes'] === 'no' ? { mmapWrites: false } : {}),
         valueBytesMax: Math.max(config['proto-max-bulk-len'], 1024 * 1024),
         logger: (entry) => log.log({ ...entry, component: 'engine' }),
       });

@@ -2,7 +2,9 @@
 // the data files are then cut at every offset of the tail (and at op boundaries and random offsets
 // elsewhere), as a crash at that moment would leave them. Open must never throw for such a torn tail,
 // and must yield exactly the model after the last acknowledged operation whose bytes all survived —
-// a prefix of the acknowledged operations, never a partial batch.
+// a prefix of the acknowledged operations, never a partial batch. Half the runs write with mmapWrites: the
+// active file then carries a zero-filled reservation past its data, and the crash image keeps it (the bytes
+// past the cut are zeros up to the file's length on disk, as fallocate left them).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -49,20 +51,21 @@ test('a crash at any byte of the tail recovers the model after a prefix of the a
   const fileSystem = new UnlockedFileSystem(undefined, { skipSync: true });
   let run = 0;
   await fc.assert(
-    fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 14 }), fc.constantFrom(256, 1024, 1 << 20), fc.integer(), async (steps, dataFileBytesMax, seed) => {
+    fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 14 }), fc.constantFrom(256, 1024, 1 << 20), fc.integer(), fc.boolean(), async (steps, dataFileBytesMax, seed, mmapWrites) => {
       const dir = join(root, `w${run}`);
       const crashDir = join(root, `c${run++}`);
       // Acknowledged states: models[j] after step j, lengths[j] the bytes on disk then. State −1 is empty.
       const models: Array<Map<string, Buffer>> = [new Map()];
       const lengths: number[] = [0];
-      let { db } = await openDb(dir, { sync: 'always', dataFileBytesMax });
-      let files: Array<{ name: string; bytes: Buffer }> = [];
+      let { db } = await openDb(dir, { sync: 'always', dataFileBytesMax, mmapWrites });
+      assert.equal(db.stat().mmapWrites, mmapWrites);
+      let files: Array<{ name: string; bytes: Buffer; diskLength: number }> = [];
       let seqNo: Buffer | undefined;
       try {
         for (const ops of steps) {
           if (ops.length === 0) {
             await db.close();
-            ({ db } = await openDb(dir, { sync: 'always', dataFileBytesMax }));
+            ({ db } = await openDb(dir, { sync: 'always', dataFileBytesMax, mmapWrites }));
             continue;
           }
           await db.write(ops);
@@ -72,15 +75,28 @@ test('a crash at any byte of the tail recovers the model after a prefix of the a
             else model.delete(latin1(op.key as Uint8Array));
           }
           models.push(model);
-          lengths.push(streamLength(dir));
+          // The data bytes written so far; with mmapWrites the files on disk are longer (the reservation).
+          const dataLength = db.stat().diskBytes;
+          if (!mmapWrites) assert.equal(dataLength, streamLength(dir));
+          lengths.push(dataLength);
         }
       } finally {
         // Copy the bytes as they are at the "crash", before close adds seq-no.
-        files = dataFiles(dir).map((name) => ({ name, bytes: readFileSync(join(dir, name)) }));
+        files = dataFiles(dir).map((name) => {
+          const bytes = readFileSync(join(dir, name));
+          return { name, bytes, diskLength: bytes.length };
+        });
+        // Only the active (last) file has a reservation: its data is what the engine counts past the others.
+        const last = files[files.length - 1];
+        if (last !== undefined && lengths.length > 1) {
+          const before = files.slice(0, -1).reduce((sum, f) => sum + f.bytes.length, 0);
+          last.bytes = last.bytes.subarray(0, Math.max(0, lengths[lengths.length - 1]! - before));
+        }
         seqNo = existsSync(join(dir, 'seq-no')) ? readFileSync(join(dir, 'seq-no')) : undefined;
         await db.close();
       }
-      const total = files.reduce((sum, f) => sum + f.bytes.length, 0);
+      const stream = Buffer.concat(files.map((f) => f.bytes));
+      const total = stream.length;
       assert.equal(total, lengths[lengths.length - 1]);
 
       const cuts = new Set<number>();
@@ -101,11 +117,16 @@ test('a crash at any byte of the tail recovers the model after a prefix of the a
         for (const file of files) {
           // A file exists once the writer created it (rotation creates the next file before writing).
           if (start > cut) break;
-          writeFileSync(join(crashDir, file.name), file.bytes.subarray(0, Math.min(file.bytes.length, cut - start)));
+          const kept = file.bytes.subarray(0, Math.min(file.bytes.length, cut - start));
+          writeFileSync(join(crashDir, file.name), kept.length < file.diskLength && mmapWrites ? Buffer.concat([kept, Buffer.alloc(file.diskLength - kept.length)]) : kept);
           start += file.bytes.length;
         }
+        // With the zero-filled reservation, lost bytes that were zeros anyway are not lost: the image is the same
+        // as one cut after them, so that is the cut the acknowledged state follows from.
+        let effectiveCut = cut;
+        if (mmapWrites) while (effectiveCut < total && stream[effectiveCut] === 0) effectiveCut++;
         let acknowledged = 0;
-        for (let j = 0; j < lengths.length; j++) if (lengths[j]! <= cut) acknowledged = j;
+        for (let j = 0; j < lengths.length; j++) if (lengths[j]! <= effectiveCut) acknowledged = j;
         const opened = await openDb(crashDir, { fileSystem, dataFileBytesMax });
         try {
           assert.deepEqual(contentsOf(opened.db), sortedModel(models[acknowledged]!), `cut at ${cut} of ${total}: expected the state after step ${acknowledged}`);

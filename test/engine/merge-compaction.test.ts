@@ -39,7 +39,8 @@ test('merge keeps the contents exactly, in-process and after reopen, and shrinks
   const before = contents(db);
   assert.deepEqual(before, sortedEntries(model));
   const filesBefore = db.stat().dataFiles;
-  assert.ok(db.stat().reclaimableBytes > dataBytes(dir) / 2, 'the workload leaves garbage to reclaim');
+  // The engine's count of data bytes: the active file on disk also holds the space reserved past its data.
+  assert.ok(db.stat().reclaimableBytes > db.stat().diskBytes / 2, 'the workload leaves garbage to reclaim');
 
   const result = await db.merge();
   assert.ok(result !== undefined);

@@ -1,0 +1,49 @@
+// `mmap-reads yes` and `mmap-writes yes` reach the engine of a real server: INFO reports them, and values
+// written through the map before a SIGKILL read back after a restart, from the map and, after a restart
+// with `--mmap-writes no` and default reads, with pread and pwrite (INFO then says neither is in use).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
+import { removeDir, startServer } from './harness.js';
+import { ensureMmapAddon } from '../support/native.js';
+
+ensureMmapAddon();
+
+test('a server with --mmap-reads yes --mmap-writes yes keeps every acknowledged write across a kill and restart', async () => {
+  // No value cache, so every GET after the restart goes to the data file.
+  const args = ['--mmap-reads', 'yes', '--mmap-writes', 'yes', '--value-cache-bytes', '0'];
+  let server = await startServer(args);
+  const dir = server.dir;
+  // A client is dropped in `finally` too, so a failed assertion leaves no client reconnecting forever.
+  let redis: Redis | undefined;
+  const connect = (port: number): Redis => new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0, retryStrategy: () => null });
+  try {
+    redis = connect(server.port);
+    assert.match(await redis.info('caskdb'), /^mmap_reads:1\r?$/m);
+    assert.match(await redis.info('caskdb'), /^mmap_writes:1\r?$/m);
+    const values = new Map<string, string>();
+    for (let i = 0; i < 2000; i++) values.set(`k${i}`, `value-${i}-`.repeat(1 + (i % 40)));
+    await redis.mset(Object.fromEntries(values));
+    redis.disconnect();
+    await server.kill();
+    server = await startServer(args, { dir });
+    redis = connect(server.port);
+    const keys = [...values.keys()];
+    assert.deepEqual(await redis.mget(...keys), keys.map((k) => values.get(k)));
+    redis.disconnect();
+    assert.equal(await server.stop(), 0);
+    server = await startServer(['--mmap-writes', 'no'], { dir });
+    redis = connect(server.port);
+    assert.match(await redis.info('caskdb'), /^mmap_reads:0\r?$/m);
+    assert.match(await redis.info('caskdb'), /^mmap_writes:0\r?$/m);
+    assert.deepEqual(await redis.mget(...keys), keys.map((k) => values.get(k)));
+    await redis.set('plain', 'pwrite');
+    assert.equal(await redis.get('plain'), 'pwrite');
+    redis.disconnect();
+    assert.equal(await server.stop(), 0);
+  } finally {
+    redis?.disconnect();
+    await server.kill();
+    removeDir(dir);
+  }
+});
