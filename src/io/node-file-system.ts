@@ -27,7 +27,7 @@ const PREALLOCATE_BYTES_MAX = 8 * 1024 * 1024;
  */
 const MAP_WRITE_BYTES_MAX = 16 * 1024;
 /** Pages of a mapped append log this far behind the write position leave the resident set. */
-const RELEASE_BEHIND_BYTES = 8 * 1024 * 1024;
+const RELEASE_BEHIND_BYTES = 1024 * 1024;
 const PAGE_BYTES = 4096;
 
 function roundUpToPage(bytes: number): number {
