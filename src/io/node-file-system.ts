@@ -95,45 +95,28 @@ class NodeFile implements RandomAccessFile {
   }
 
   write(source: Uint8Array, sourceOffset: number, length: number, position: number): number {
-    if (this.mapWrites && length > 0) return this.writeMapped(source, sourceOffset, length, position);
+    if (this.mapWrites && length > 0) {
+      if (position + length > this.allocatedEnd) this.reserve(position + length);
+      if (length <= MAP_WRITE_BYTES_MAX) return this.copyIntoMap(source, sourceOffset, length, position);
+    }
+    let written: number;
     try {
-      const written = fs.writeSync(this.fd, source, sourceOffset, length, position);
-      if (this.mmapReads && position + written > this.readableEnd) this.readableEnd = position + written;
-      return written;
+      written = fs.writeSync(this.fd, source, sourceOffset, length, position);
     } catch (error) {
       throw ioError('write', this.path, error);
     }
+    this.noteWritten(position + written);
+    return written;
   }
 
-  datasync(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      fs.fdatasync(this.fd, (error) => (error ? reject(ioError('fsync', this.path, error)) : resolve()));
-    });
+  private noteWritten(end: number): void {
+    if (end > this.dataEnd) this.dataEnd = end;
+    if (end > this.readableEnd) this.readableEnd = end;
   }
 
-  datasyncSync(): void {
-    try {
-      fs.fdatasyncSync(this.fd);
-    } catch (error) {
-      throw ioError('fsync', this.path, error);
-    }
-  }
-
-  /** A write through the shared map: reserve the space, map far enough, copy, and let old pages go. */
-  private writeMapped(source: Uint8Array, sourceOffset: number, length: number, position: number): number {
+  /** A write through the shared map (space already reserved): map far enough, copy, and let old pages go. */
+  private copyIntoMap(source: Uint8Array, sourceOffset: number, length: number, position: number): number {
     const end = position + length;
-    if (end > this.allocatedEnd) this.reserve(end);
-    if (length > MAP_WRITE_BYTES_MAX) {
-      let written: number;
-      try {
-        written = fs.writeSync(this.fd, source, sourceOffset, length, position);
-      } catch (error) {
-        throw ioError('write', this.path, error);
-      }
-      if (position + written > this.dataEnd) this.dataEnd = position + written;
-      if (position + written > this.readableEnd) this.readableEnd = position + written;
-      return written;
-    }
     let mapping = this.writeMapping;
     if (mapping === undefined || mapping.length < end) {
       mapping?.close();
@@ -149,15 +132,28 @@ class NodeFile implements RandomAccessFile {
     if (!mapping.write(position, source, sourceOffset, length)) {
       throw new CaskError(ErrorCode.Io, `write ${this.path} failed: the mapped pages at offset ${position} could not be written (SIGBUS: the file was truncated under the map, or the device failed)`, { file: this.path });
     }
-    if (end > this.dataEnd) this.dataEnd = end;
-    if (end > this.readableEnd) this.readableEnd = end;
-    // Written pages stay resident until dropped; keep only the last few MiB of them in the process's RSS.
+    this.noteWritten(end);
+    // Written pages stay resident until dropped; keep only the last MiB or so of them in the process's RSS.
     const releasable = Math.floor((position - RELEASE_BEHIND_BYTES) / RELEASE_BEHIND_BYTES) * RELEASE_BEHIND_BYTES;
     if (releasable > this.releasedUpTo) {
       mapping.release(this.releasedUpTo, releasable - this.releasedUpTo);
       this.releasedUpTo = releasable;
     }
     return length;
+  }
+
+  datasync(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      fs.fdatasync(this.fd, (error) => (error ? reject(ioError('fsync', this.path, error)) : resolve()));
+    });
+  }
+
+  datasyncSync(): void {
+    try {
+      fs.fdatasyncSync(this.fd);
+    } catch (error) {
+      throw ioError('fsync', this.path, error);
+    }
   }
 
   /** Reserves disk blocks up to `end` and some way past it (64 KiB–8 MiB); with too little space left for that, exactly to `end`. */
