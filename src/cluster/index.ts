@@ -49,7 +49,7 @@ export async function openRaftStore(config: ServerConfig, log: ServerLogger): Pr
     valueBytesMax: Math.max(config['proto-max-bulk-len'], 1024 * 1024),
     valueCacheBytes: valueCacheBytesOf(config),
     mmapReads: config['mmap-reads'] === 'yes',
-    mmapWrites: config['mmap-writes'] === 'yes',
+    ...(config['mmap-writes'] === 'auto' ? {} : { mmapWrites: config['mmap-writes'] === 'yes' }),
     log: (entry) => log.log(entry),
     onFatal: (error) => {
       log.error('fatal Raft error, exiting', { component: 'raft', error: error.message });

@@ -757,7 +757,7 @@ function readApplied(engine: KvEngine): number {
 }
 
 function openEngine(o: RaftStoreOptions): Promise<Db> {
-  return Db.open({ dir: o.dir, sync: o.sync, valueBytesMax: o.valueBytesMax, valueCacheBytes: o.valueCacheBytes ?? 0, mmapReads: o.mmapReads ?? false, ...(o.mmapWrites === false ? { mmapWrites: false } : {}), logger: (entry) => o.log({ ...entry, component: 'engine' }) });
+  return Db.open({ dir: o.dir, sync: o.sync, valueBytesMax: o.valueBytesMax, valueCacheBytes: o.valueCacheBytes ?? 0, mmapReads: o.mmapReads ?? false, ...(o.mmapWrites === undefined ? {} : { mmapWrites: o.mmapWrites }), logger: (entry) => o.log({ ...entry, component: 'engine' }) });
 }
 
 /** Replaces the engine's files with a snapshot's, crash-safely (a marker makes a restart redo it). */

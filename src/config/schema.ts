@@ -30,8 +30,8 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     description: 'memory for recently written and read values, so a GET of them needs no disk read (0 = off; filled as values are written and read)' },
   { key: 'mmap-reads', type: 'enum', default: 'no', values: ['no', 'yes'], settable: false,
     description: 'serve disk reads from memory maps of the data files instead of one read(2) each (needs the native addon npm install builds; pages read count in RSS)' },
-  { key: 'mmap-writes', type: 'enum', default: 'yes', values: ['no', 'yes'], settable: false,
-    description: 'append to the active data file through a memory map instead of one write(2) per write group (where the native addon is built; space is reserved ahead with fallocate)' },
+  { key: 'mmap-writes', type: 'enum', default: 'auto', values: ['auto', 'no', 'yes'], settable: false,
+    description: "append to the active data file through a memory map instead of one write(2) per write group (where the native addon is built; space is reserved ahead with fallocate); auto: yes except with sync always, where write(2) into zero-filled space is faster" },
   { key: 'mode', type: 'enum', default: 'standalone', values: ['standalone', 'raft'], settable: false, description: 'standalone, or a Raft cluster node' },
   { key: 'maxclients', type: 'int', default: 10_000, min: 1, max: 1_000_000, settable: true, description: 'most simultaneous client connections' },
   { key: 'proto-max-bulk-len', type: 'bytes', default: 64 * MiB, min: 1024, max: 2048 * MiB, settable: true,
@@ -81,7 +81,7 @@ export interface ServerConfig {
   'sync-thread': 'event-loop' | 'thread-pool';
   'value-cache-bytes': number;
   'mmap-reads': 'no' | 'yes';
-  'mmap-writes': 'no' | 'yes';
+  'mmap-writes': 'auto' | 'no' | 'yes';
   mode: 'standalone' | 'raft';
   maxclients: number;
   'proto-max-bulk-len': number;

@@ -19,7 +19,7 @@ import { assert } from '../util/assert.js';
 import { CaskError, ErrorCode, isCaskError } from '../util/errors.js';
 import { dataFilePath, SEQ_NO_FILE_NAME, SEQ_NO_KEY } from './file-names.js';
 import { indexKeyToBuffer, prefixSuccessor, toBuffer, toIndexKey } from './keys.js';
-import { resolveOptions, type DbOptions, type ResolvedOptions } from './options.js';
+import { DEFAULT_OPTIONS, resolveOptions, type DbOptions, type ResolvedOptions } from './options.js';
 import { copyBackup, type BackupResult } from './backup.js';
 import { runMerge, type MergeHost, type MergeOutput } from './merge.js';
 import { corruption, moveMergedFiles, recover, type RecoveredState } from './recovery.js';
@@ -123,9 +123,15 @@ export class Db implements KvEngine {
   /** Opens (creating if needed) the database in `options.dir`; see DbOptions. */
   static async open(options: DbOptions): Promise<Db> {
     const started = performance.now();
+    const sync = options.sync ?? DEFAULT_OPTIONS.sync;
     const resolved = resolveOptions(
       options,
-      options.fileSystem ?? new NodeFileSystem({ mmapReads: options.mmapReads === true, mmapWrites: options.mmapWrites !== false }),
+      options.fileSystem ??
+        new NodeFileSystem({
+          mmapReads: options.mmapReads === true,
+          mmapWrites: options.mmapWrites ?? sync !== 'always',
+          zeroFillAppends: options.zeroFillAppends ?? sync === 'always',
+        }),
     );
     const fs = resolved.fileSystem;
     if ((options.mmapReads === true || options.mmapWrites === true) && fs instanceof NodeFileSystem && !fs.mmapReads && !fs.mmapWrites) {
@@ -714,6 +720,7 @@ export class Db implements KvEngine {
       sync: this.options.sync,
       mmapReads: this.fs instanceof NodeFileSystem && this.fs.mmapReads,
       mmapWrites: this.fs instanceof NodeFileSystem && this.fs.mmapWrites,
+      zeroFillAppends: this.fs instanceof NodeFileSystem && this.fs.zeroFillAppends,
       ...(this.valueCache === undefined ? {} : { valueCache: this.valueCache.stats() }),
     };
   }

@@ -51,6 +51,8 @@ export interface EngineStat {
   mmapReads: boolean;
   /** Whether appends go through a memory map (`mmapWrites` asked for and the native addon built). */
   mmapWrites: boolean;
+  /** Whether the active file's space is reserved with written zeros (`zeroFillAppends`). */
+  zeroFillAppends: boolean;
   /** The value cache's size and hit counts; absent when it is off (`valueCacheBytes: 0`). */
   valueCache?: ValueCacheStats;
 }

@@ -88,8 +88,9 @@ export const serverCommand = {
         syncThread: config['sync-thread'],
         valueCacheBytes: valueCacheBytesOf(config),
         mmapReads: config['mmap-reads'] === 'yes',
-        // 'yes' (the default) means: where the addon is built, so a machine without it starts without a warning.
-        ...(config['mmap-writes'] === 'no' ? { mmapWrites: false } : {}),
+        // 'auto' (the default) leaves the choice to the engine: mapped where the addon is built, except under
+        // sync always; a machine without the addon then starts without a warning.
+        ...(config['mmap-writes'] === 'auto' ? {} : { mmapWrites: config['mmap-writes'] === 'yes' }),
         valueBytesMax: Math.max(config['proto-max-bulk-len'], 1024 * 1024),
         logger: (entry) => log.log({ ...entry, component: 'engine' }),
       });

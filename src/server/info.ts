@@ -73,6 +73,7 @@ function buildSections(ctx: ServerContext): Record<string, Section> {
       sync: stat.sync,
       mmap_reads: stat.mmapReads ? 1 : 0,
       mmap_writes: stat.mmapWrites ? 1 : 0,
+      zero_fill_appends: stat.zeroFillAppends ? 1 : 0,
       value_cache_bytes: stat.valueCache?.capacityBytes ?? 0,
       value_cache_used_bytes: stat.valueCache?.usedBytes ?? 0,
       value_cache_hits: stat.valueCache?.hits ?? 0,

@@ -128,6 +128,7 @@ export class MemoryEngine implements KvEngine {
       sync: this.syncMode,
       mmapReads: false,
       mmapWrites: false,
+      zeroFillAppends: false,
     };
   }
 

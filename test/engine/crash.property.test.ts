@@ -2,9 +2,10 @@
 // the data files are then cut at every offset of the tail (and at op boundaries and random offsets
 // elsewhere), as a crash at that moment would leave them. Open must never throw for such a torn tail,
 // and must yield exactly the model after the last acknowledged operation whose bytes all survived —
-// a prefix of the acknowledged operations, never a partial batch. Half the runs write with mmapWrites: the
-// active file then carries a zero-filled reservation past its data, and the crash image keeps it (the bytes
-// past the cut are zeros up to the file's length on disk, as fallocate left them).
+// a prefix of the acknowledged operations, never a partial batch. Runs append with pwrite, with mmapWrites, or
+// with zeroFillAppends (the default under 'always'): the latter two leave a zero-filled reservation past the
+// active file's data, and the crash image keeps it (the bytes past the cut are zeros up to the file's length
+// on disk, as fallocate or the zero fill left them).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -51,21 +52,25 @@ test('a crash at any byte of the tail recovers the model after a prefix of the a
   const fileSystem = new UnlockedFileSystem(undefined, { skipSync: true });
   let run = 0;
   await fc.assert(
-    fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 14 }), fc.constantFrom(256, 1024, 1 << 20), fc.integer(), fc.boolean(), async (steps, dataFileBytesMax, seed, mmapWrites) => {
+    fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 14 }), fc.constantFrom(256, 1024, 1 << 20), fc.integer(), fc.constantFrom('pwrite', 'mapped', 'zero-filled'), async (steps, dataFileBytesMax, seed, appendMode) => {
+      const mmapWrites = appendMode === 'mapped';
+      const zeroFillAppends = appendMode === 'zero-filled';
+      const reserving = mmapWrites || zeroFillAppends;
       const dir = join(root, `w${run}`);
       const crashDir = join(root, `c${run++}`);
       // Acknowledged states: models[j] after step j, lengths[j] the bytes on disk then. State −1 is empty.
       const models: Array<Map<string, Buffer>> = [new Map()];
       const lengths: number[] = [0];
-      let { db } = await openDb(dir, { sync: 'always', dataFileBytesMax, mmapWrites });
+      let { db } = await openDb(dir, { sync: 'always', dataFileBytesMax, mmapWrites, zeroFillAppends });
       assert.equal(db.stat().mmapWrites, mmapWrites);
+      assert.equal(db.stat().zeroFillAppends, zeroFillAppends);
       let files: Array<{ name: string; bytes: Buffer; diskLength: number }> = [];
       let seqNo: Buffer | undefined;
       try {
         for (const ops of steps) {
           if (ops.length === 0) {
             await db.close();
-            ({ db } = await openDb(dir, { sync: 'always', dataFileBytesMax, mmapWrites }));
+            ({ db } = await openDb(dir, { sync: 'always', dataFileBytesMax, mmapWrites, zeroFillAppends }));
             continue;
           }
           await db.write(ops);
@@ -75,9 +80,9 @@ test('a crash at any byte of the tail recovers the model after a prefix of the a
             else model.delete(latin1(op.key as Uint8Array));
           }
           models.push(model);
-          // The data bytes written so far; with mmapWrites the files on disk are longer (the reservation).
+          // The data bytes written so far; with a reservation the files on disk are longer.
           const dataLength = db.stat().diskBytes;
-          if (!mmapWrites) assert.equal(dataLength, streamLength(dir));
+          if (!reserving) assert.equal(dataLength, streamLength(dir));
           lengths.push(dataLength);
         }
       } finally {
@@ -118,13 +123,13 @@ test('a crash at any byte of the tail recovers the model after a prefix of the a
           // A file exists once the writer created it (rotation creates the next file before writing).
           if (start > cut) break;
           const kept = file.bytes.subarray(0, Math.min(file.bytes.length, cut - start));
-          writeFileSync(join(crashDir, file.name), kept.length < file.diskLength && mmapWrites ? Buffer.concat([kept, Buffer.alloc(file.diskLength - kept.length)]) : kept);
+          writeFileSync(join(crashDir, file.name), kept.length < file.diskLength && reserving ? Buffer.concat([kept, Buffer.alloc(file.diskLength - kept.length)]) : kept);
           start += file.bytes.length;
         }
         // With the zero-filled reservation, lost bytes that were zeros anyway are not lost: the image is the same
         // as one cut after them, so that is the cut the acknowledged state follows from.
         let effectiveCut = cut;
-        if (mmapWrites) while (effectiveCut < total && stream[effectiveCut] === 0) effectiveCut++;
+        if (reserving) while (effectiveCut < total && stream[effectiveCut] === 0) effectiveCut++;
         let acknowledged = 0;
         for (let j = 0; j < lengths.length; j++) if (lengths[j]! <= effectiveCut) acknowledged = j;
         const opened = await openDb(crashDir, { fileSystem, dataFileBytesMax });

@@ -52,24 +52,25 @@ function assertMatches(db: Db, model: Map<string, Buffer>): void {
   for (const [key, value] of model) assert.deepEqual(db.get(Buffer.from(key, 'latin1')), value);
 }
 
-test('random puts, deletes, batches and merges with close/reopen read back like a Map, with and without a value cache, memory-mapped reads and memory-mapped writes', async (t) => {
+test('random puts, deletes, batches and merges with close/reopen read back like a Map, with and without a value cache, memory-mapped reads, memory-mapped writes and zero-filled appends', async (t) => {
   const root = tempDir(t, 'runs');
   let run = 0;
   await fc.assert(
     // A 4 KiB value cache wraps every few writes and keeps only values up to 256 bytes; merges reuse
     // the file ids it has cached positions of.
-    fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 60 }), fc.constantFrom(512, 4096, 1 << 20), fc.constantFrom(0, 4096, 1 << 20), fc.boolean(), fc.boolean(), async (steps, dataFileBytesMax, valueCacheBytes, mmapReads, mmapWrites) => {
+    fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 60 }), fc.constantFrom(512, 4096, 1 << 20), fc.constantFrom(0, 4096, 1 << 20), fc.boolean(), fc.boolean(), fc.boolean(), async (steps, dataFileBytesMax, valueCacheBytes, mmapReads, mmapWrites, zeroFillAppends) => {
       const dir = join(root, String(run++));
       const model = new Map<string, Buffer>();
-      let { db } = await openDb(dir, { dataFileBytesMax, valueCacheBytes, mmapReads, mmapWrites });
+      let { db } = await openDb(dir, { dataFileBytesMax, valueCacheBytes, mmapReads, mmapWrites, zeroFillAppends });
       assert.equal(db.stat().mmapReads, mmapReads);
       assert.equal(db.stat().mmapWrites, mmapWrites);
+      assert.equal(db.stat().zeroFillAppends, zeroFillAppends);
       try {
         for (const step of steps) {
           if (step.kind === 'reopen') {
             const before = db.stat();
             await db.close();
-            ({ db } = await openDb(dir, { dataFileBytesMax, valueCacheBytes, mmapReads, mmapWrites }));
+            ({ db } = await openDb(dir, { dataFileBytesMax, valueCacheBytes, mmapReads, mmapWrites, zeroFillAppends }));
             assertMatches(db, model);
             // Recovery recomputes the same accounting the write path kept.
             const after = db.stat();
@@ -99,7 +100,7 @@ test('random puts, deletes, batches and merges with close/reopen read back like 
         }
         assertMatches(db, model);
         await db.close();
-        ({ db } = await openDb(dir, { dataFileBytesMax, mmapReads: !mmapReads, mmapWrites: !mmapWrites }));
+        ({ db } = await openDb(dir, { dataFileBytesMax, mmapReads: !mmapReads, mmapWrites: !mmapWrites, zeroFillAppends: !zeroFillAppends }));
         assertMatches(db, model);
       } finally {
         await db.close();

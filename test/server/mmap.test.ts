@@ -1,6 +1,7 @@
 // `mmap-reads yes` and `mmap-writes yes` reach the engine of a real server: INFO reports them, and values
 // written through the map before a SIGKILL read back after a restart, from the map and, after a restart
-// with `--mmap-writes no` and default reads, with pread and pwrite (INFO then says neither is in use).
+// with `--mmap-writes no` and default reads, with pread and pwrite (INFO then says neither is in use). With
+// `--sync always` the default is write(2) into zero-filled space, and acknowledged writes survive a SIGKILL.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
@@ -39,6 +40,35 @@ test('a server with --mmap-reads yes --mmap-writes yes keeps every acknowledged 
     assert.deepEqual(await redis.mget(...keys), keys.map((k) => values.get(k)));
     await redis.set('plain', 'pwrite');
     assert.equal(await redis.get('plain'), 'pwrite');
+    redis.disconnect();
+    assert.equal(await server.stop(), 0);
+  } finally {
+    redis?.disconnect();
+    await server.kill();
+    removeDir(dir);
+  }
+});
+
+test("with --sync always the default is write(2) into zero-filled space, and an acknowledged write survives SIGKILL", async () => {
+  let server = await startServer(['--sync', 'always']);
+  const dir = server.dir;
+  let redis: Redis | undefined;
+  const connect = (port: number): Redis => new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0, retryStrategy: () => null });
+  try {
+    redis = connect(server.port);
+    const info = await redis.info('caskdb');
+    assert.match(info, /^mmap_writes:0\r?$/m);
+    assert.match(info, /^zero_fill_appends:1\r?$/m);
+    // Many clients' writes in flight at once share fsyncs; every acknowledged one must be there after the kill.
+    const acknowledged = await Promise.all(Array.from({ length: 500 }, (_, i) => redis!.set(`k${i}`, `v${i}`.repeat(20)).then(() => i)));
+    redis.disconnect();
+    await server.kill();
+    server = await startServer(['--sync', 'everysec'], { dir });
+    redis = connect(server.port);
+    const after = await redis.info('caskdb');
+    assert.match(after, /^zero_fill_appends:0\r?$/m);
+    const keys = acknowledged.map((i) => `k${i}`);
+    assert.deepEqual(await redis.mget(...keys), acknowledged.map((i) => `v${i}`.repeat(20)));
     redis.disconnect();
     assert.equal(await server.stop(), 0);
   } finally {
