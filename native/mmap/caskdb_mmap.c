@@ -16,6 +16,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 typedef struct {
   uint8_t* base;
@@ -199,6 +200,37 @@ static napi_value release(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// pread(fd, target, targetOffset, length, position) -> bytes read, or -errno. One pread(2) without the
+// layers of fs.readSync around it (argument checks, a request object): ~1 µs less per point read here.
+static napi_value pread_into(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd;
+  int64_t target_offset, length, position;
+  napi_typedarray_type type;
+  size_t target_length;
+  void* target_data;
+  napi_value array_buffer;
+  size_t byte_offset;
+  if (argc < 5 || napi_get_value_int32(env, argv[0], &fd) != napi_ok ||
+      napi_get_typedarray_info(env, argv[1], &type, &target_length, &target_data, &array_buffer, &byte_offset) != napi_ok ||
+      type != napi_uint8_array || napi_get_value_int64(env, argv[2], &target_offset) != napi_ok ||
+      napi_get_value_int64(env, argv[3], &length) != napi_ok || napi_get_value_int64(env, argv[4], &position) != napi_ok) {
+    return throw_error(env, "pread(fd, target, targetOffset, length, position)");
+  }
+  if (target_offset < 0 || length < 0 || position < 0 || (uint64_t)(target_offset + length) > target_length) {
+    return throw_error(env, "pread: range outside the buffer");
+  }
+  ssize_t n;
+  do {
+    n = pread(fd, (uint8_t*)target_data + target_offset, (size_t)length, (off_t)position);
+  } while (n < 0 && errno == EINTR);
+  napi_value out;
+  napi_create_int64(env, n < 0 ? -(int64_t)errno : (int64_t)n, &out);
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
       {"map", NULL, map_file, NULL, NULL, NULL, napi_default, NULL},
@@ -207,6 +239,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"write", NULL, copy_in, NULL, NULL, NULL, napi_default, NULL},
       {"allocate", NULL, allocate, NULL, NULL, NULL, napi_default, NULL},
       {"release", NULL, release, NULL, NULL, NULL, napi_default, NULL},
+      {"pread", NULL, pread_into, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   return exports;

@@ -5,7 +5,9 @@
 // the caller's buffer in native code, inside a SIGBUS guard, so a file truncated under the map or failed
 // device I/O becomes a typed CASKDB_IO error rather than a crash, and `close` can unmap at once without
 // leaving a dangling view. Bytes are written through a map only after `allocateFileRange` reserved them.
+// The addon also offers a plain pread(2) (`nativePread`), which unmapped reads use when it is built.
 import { existsSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +22,8 @@ interface MmapAddon {
   /** posix_fallocate: 0, or an errno. */
   allocate(fd: number, offset: number, length: number): number;
   release(handle: object, offset: number, length: number): void;
+  /** pread(2): bytes read, or −errno. */
+  pread(fd: number, target: Uint8Array, targetOffset: number, length: number, position: number): number;
 }
 
 const ADDON_PATH = join('native', 'mmap', 'build', 'Release', 'caskdb_mmap.node');
@@ -59,7 +63,29 @@ export function mmapUnavailableReason(): string {
   return loadFailure;
 }
 
-const ERRNO_NAMES: Record<number, string> = { 28: 'ENOSPC', 122: 'EDQUOT', 5: 'EIO', 27: 'EFBIG', 95: 'EOPNOTSUPP', 9: 'EBADF' };
+const ERRNO_NAMES: Record<number, string> = Object.fromEntries(Object.entries(osConstants.errno).map(([name, errno]) => [errno, name]));
+
+/** An Error for a failed system call as node:fs would shape it (`code` 'EIO', `errno`), for `ioError`. */
+function systemError(errno: number, call: string): Error {
+  const code = ERRNO_NAMES[errno] ?? `errno ${errno}`;
+  return Object.assign(new Error(`${code}: ${call} failed`), { code, errno });
+}
+
+type Pread = (fd: number, target: Uint8Array, targetOffset: number, length: number, position: number) => number;
+
+/**
+ * A pread(2) straight from native code, or undefined without the addon (then use fs.readSync). Returns the
+ * bytes read; a failure throws an Error with a `code` (EIO, EBADF, …) as node:fs would.
+ */
+export function nativePread(): Pread | undefined {
+  const native = loadAddon();
+  if (native === null) return undefined;
+  return (fd, target, targetOffset, length, position) => {
+    const read = native.pread(fd, target, targetOffset, length, position);
+    if (read < 0) throw systemError(-read, `pread of ${length} bytes at ${position}`);
+    return read;
+  };
+}
 
 /**
  * Reserves disk blocks for `length` bytes at `offset` (posix_fallocate), growing the file if needed, so
@@ -70,8 +96,7 @@ export function allocateFileRange(fd: number, offset: number, length: number): v
   if (native === null) throw new Error(loadFailure);
   const errno = native.allocate(fd, offset, length);
   if (errno === 0) return;
-  const code = ERRNO_NAMES[errno] ?? `errno ${errno}`;
-  throw Object.assign(new Error(`${code}: posix_fallocate of ${length} bytes at ${offset} failed`), { code, errno });
+  throw systemError(errno, `posix_fallocate of ${length} bytes at ${offset}`);
 }
 
 /** One MAP_SHARED mapping of the first `length` bytes of a file (it may run past the file's end). */

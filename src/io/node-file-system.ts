@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { CaskError, ErrorCode, ioError } from '../util/errors.js';
 import { lockDirectory } from './dir-lock.js';
 import type { DirLock, FileSystem, OpenFileOptions, RandomAccessFile } from './file-system.js';
-import { allocateFileRange, FileMapping, mmapAvailable } from './mmap.js';
+import { allocateFileRange, FileMapping, mmapAvailable, nativePread } from './mmap.js';
 
 /** Reads up to this size go through the map; a larger read pays one pread(2) over many bytes anyway. */
 export const MMAP_READ_BYTES_MAX = 64 * 1024;
@@ -35,6 +35,8 @@ const RELEASE_BEHIND_BYTES = 1024 * 1024;
 /** A zero-filled reservation grows by the file's own size, up to this much per step (the step is one pwrite). */
 const ZERO_FILL_BYTES_MAX = 1024 * 1024;
 let zeroes: Buffer | undefined;
+/** Reads that are not served from a map: the addon's pread where it is built (~1 µs cheaper), else fs.readSync. */
+const pread = nativePread() ?? ((fd: number, target: Uint8Array, targetOffset: number, length: number, position: number) => fs.readSync(fd, target, targetOffset, length, position));
 const PAGE_BYTES = 4096;
 
 function roundUpToPage(bytes: number): number {
@@ -76,7 +78,7 @@ class NodeFile implements RandomAccessFile {
       throw new CaskError(ErrorCode.Io, `read ${this.path} failed: the mapped pages at offset ${position} could not be read (SIGBUS: the file was truncated under the map, or the device failed)`, { file: this.path });
     }
     try {
-      return fs.readSync(this.fd, target, targetOffset, length, position);
+      return pread(this.fd, target, targetOffset, length, position);
     } catch (error) {
       throw ioError('read', this.path, error);
     }

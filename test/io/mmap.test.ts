@@ -3,13 +3,14 @@
 // not a crash; a Db with `mmapReads` reads everything back. Writes: a mapped append log holds exactly what
 // was written, reserves space past it and cuts the reservation when sealed or closed; a crash image with the
 // reservation opens to the same contents; a real full disk (a tmpfs) is CASKDB_NO_SPACE and loses nothing.
+// Unmapped reads go through the addon's pread and read what fs.readSync reads.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, cpSync, ftruncateSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, cpSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileMapping, mmapAvailable } from '../../src/io/mmap.js';
+import { FileMapping, mmapAvailable, nativePread } from '../../src/io/mmap.js';
 import { MMAP_READ_BYTES_MAX, NodeFileSystem } from '../../src/io/node-file-system.js';
 import { CaskError, ErrorCode } from '../../src/util/errors.js';
 import { openDb, tempDir } from '../engine/helpers.js';
@@ -272,4 +273,30 @@ test('with mmapWrites a full disk is CASKDB_NO_SPACE before anything is written,
   await db.put('more', value);
   assert.deepEqual(db.get('more'), value);
   await db.close();
+});
+
+test("reads that are not mapped use the addon's pread: the bytes fs.readSync reads, short at the end, a typed error on a bad descriptor", (t) => {
+  assert.notEqual(nativePread(), undefined, 'the addon provides pread');
+  const dir = tempDir(t);
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, 'file');
+  const random = generator(17);
+  const contents = randomBytes(random, 300_000);
+  writeFileSync(path, contents);
+  const fs = new NodeFileSystem();
+  const file = fs.openFile(path, { writable: false, create: false });
+  const fd = openSync(path, 'r');
+  for (let i = 0; i < 2000; i++) {
+    const length = 1 + Math.floor(random() * 5000);
+    const position = Math.floor(random() * (contents.length + 100));
+    const ours = Buffer.alloc(length + 3, 0xee);
+    const theirs = Buffer.alloc(length + 3, 0xee);
+    const read = file.read(ours, 3, length, position);
+    assert.equal(read, readSync(fd, theirs, 3, length, position));
+    assert.equal(read, Math.max(0, Math.min(length, contents.length - position)));
+    assert.ok(ours.equals(theirs), `read of ${length} at ${position}`);
+  }
+  closeSync(fd);
+  file.close();
+  assert.throws(() => file.read(Buffer.alloc(10), 0, 10, 0), (error: unknown) => error instanceof CaskError && error.code === ErrorCode.Io && /EBADF/.test(error.message) && error.message.includes(path));
 });
