@@ -6,6 +6,7 @@
 // device I/O becomes a typed CASKDB_IO error rather than a crash, and `close` can unmap at once without
 // leaving a dangling view. Bytes are written through a map only after `allocateFileRange` reserved them.
 // The addon also offers a plain pread(2) (`nativePread`), which unmapped reads use when it is built.
+// `CASKDB_NATIVE=off` in the environment leaves the addon unloaded: plain node:fs I/O throughout.
 import { existsSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { createRequire } from 'node:module';
@@ -35,6 +36,10 @@ let loadFailure = '';
 function loadAddon(): MmapAddon | null {
   if (addon !== undefined) return addon;
   addon = null;
+  if (process.env.CASKDB_NATIVE === 'off') {
+    loadFailure = 'CASKDB_NATIVE=off turns the native addon off';
+    return addon;
+  }
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let depth = 0; depth < 5; depth++) {
     const candidate = join(dir, ADDON_PATH);

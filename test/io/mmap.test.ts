@@ -300,3 +300,21 @@ test("reads that are not mapped use the addon's pread: the bytes fs.readSync rea
   file.close();
   assert.throws(() => file.read(Buffer.alloc(10), 0, 10, 0), (error: unknown) => error instanceof CaskError && error.code === ErrorCode.Io && /EBADF/.test(error.message) && error.message.includes(path));
 });
+
+test('without the addon (CASKDB_NATIVE=off) asking for maps logs a warning and the engine works on node:fs alone', (t) => {
+  const dir = tempDir(t);
+  const child = spawnSync(process.execPath, [join(import.meta.dirname, 'fixtures', 'no-addon-child.js'), dir], {
+    encoding: 'utf8',
+    env: { ...process.env, CASKDB_NATIVE: 'off' },
+    timeout: 60_000,
+  });
+  assert.equal(child.status, 0, child.stderr);
+  const report = JSON.parse(child.stdout) as { available: boolean; reason: string; mmapReads: boolean; mmapWrites: boolean; warnings: string[]; intact: boolean };
+  assert.equal(report.available, false);
+  assert.match(report.reason, /CASKDB_NATIVE=off/);
+  assert.equal(report.mmapReads, false);
+  assert.equal(report.mmapWrites, false);
+  assert.equal(report.warnings.length, 1, JSON.stringify(report.warnings));
+  assert.match(report.warnings[0]!, /memory maps are unavailable/);
+  assert.equal(report.intact, true, 'every value read back through fs.readSync');
+});
