@@ -7,13 +7,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, cpSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, cpSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileMapping, mmapAvailable, nativePread } from '../../src/io/mmap.js';
 import { MMAP_READ_BYTES_MAX, NodeFileSystem } from '../../src/io/node-file-system.js';
 import { CaskError, ErrorCode } from '../../src/util/errors.js';
 import { openDb, tempDir } from '../engine/helpers.js';
+import { fillUntilNoSpace, mountSmallDisk } from '../support/full-disk.js';
 import { ensureMmapAddon } from '../support/native.js';
 
 ensureMmapAddon();
@@ -242,32 +242,14 @@ test('a crash image of a mapped active file (zero-filled reservation past the da
 });
 
 test('with mmapWrites a full disk is CASKDB_NO_SPACE before anything is written, and writes resume when space returns', async (t) => {
-  const mountPoint = mkdtempSync(join(tmpdir(), 'caskdb-full-'));
-  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=12m', 'tmpfs', mountPoint]);
-  assert.equal(mounted.status, 0, `mounting a 12 MiB tmpfs (the test runs as root): ${String(mounted.stderr)}`);
-  t.after(() => {
-    spawnSync('umount', [mountPoint]);
-    rmSync(mountPoint, { recursive: true, force: true });
-  });
-  const dir = join(mountPoint, 'db');
+  const disk = mountSmallDisk(t, 12);
+  const dir = join(disk.mountPoint, 'db');
   let { db } = await openDb(dir, { mmapWrites: true, dataFileBytesMax: 256 * 1024 * 1024 });
   const value = Buffer.alloc(64 * 1024, 7);
-  const acknowledged: string[] = [];
-  let failure: unknown;
-  for (let i = 0; i < 400 && failure === undefined; i++) {
-    try {
-      await db.put(`k${i}`, value);
-      acknowledged.push(`k${i}`);
-    } catch (error) {
-      failure = error;
-    }
-  }
-  assert.ok(failure instanceof CaskError && failure.code === ErrorCode.NoSpace, `expected CASKDB_NO_SPACE, got ${String(failure)}`);
-  assert.ok(acknowledged.length > 100, `${acknowledged.length} puts fit before the disk was full`);
-  for (const key of acknowledged) assert.deepEqual(db.get(key), value, key);
+  const acknowledged = await fillUntilNoSpace(db, value, 100);
   await db.close();
   // Room again (a bigger disk): the same directory takes writes and keeps every acknowledged one.
-  assert.equal(spawnSync('mount', ['-o', 'remount,size=24m', mountPoint]).status, 0);
+  disk.grow(24);
   ({ db } = await openDb(dir, { mmapWrites: true, dataFileBytesMax: 256 * 1024 * 1024 }));
   for (const key of acknowledged) assert.deepEqual(db.get(key), value, key);
   await db.put('more', value);

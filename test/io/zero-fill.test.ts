@@ -4,14 +4,13 @@
 // CASKDB_NO_SPACE, loses no acknowledged write, and the directory takes writes again once there is room.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { closeSync, cpSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, cpSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { NodeFileSystem } from '../../src/io/node-file-system.js';
 import { mmapAvailable } from '../../src/io/mmap.js';
 import { CaskError, ErrorCode } from '../../src/util/errors.js';
 import { openDb, tempDir } from '../engine/helpers.js';
+import { fillUntilNoSpace, mountSmallDisk } from '../support/full-disk.js';
 import { ensureMmapAddon } from '../support/native.js';
 
 ensureMmapAddon();
@@ -128,33 +127,15 @@ test('a crash image of a zero-filled active file opens to the same contents, and
 });
 
 test('with zero-filled appends a full disk is CASKDB_NO_SPACE, nothing acknowledged is lost, and writes resume when space returns', async (t) => {
-  const mountPoint = mkdtempSync(join(tmpdir(), 'caskdb-full-'));
-  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=12m', 'tmpfs', mountPoint]);
-  assert.equal(mounted.status, 0, `mounting a 12 MiB tmpfs (the test runs as root): ${String(mounted.stderr)}`);
-  t.after(() => {
-    spawnSync('umount', [mountPoint]);
-    rmSync(mountPoint, { recursive: true, force: true });
-  });
-  const dir = join(mountPoint, 'db');
+  const disk = mountSmallDisk(t, 12);
+  const dir = join(disk.mountPoint, 'db');
   const options = { sync: 'always' as const, dataFileBytesMax: 256 * 1024 * 1024 };
   let { db } = await openDb(dir, options);
   assert.equal(db.stat().zeroFillAppends, true);
   const value = Buffer.alloc(48 * 1024, 5);
-  const acknowledged: string[] = [];
-  let failure: unknown;
-  for (let i = 0; i < 400 && failure === undefined; i++) {
-    try {
-      await db.put(`k${i}`, value);
-      acknowledged.push(`k${i}`);
-    } catch (error) {
-      failure = error;
-    }
-  }
-  assert.ok(failure instanceof CaskError && failure.code === ErrorCode.NoSpace, `expected CASKDB_NO_SPACE, got ${String(failure)}`);
-  assert.ok(acknowledged.length > 100, `${acknowledged.length} puts fit before the disk was full`);
-  for (const key of acknowledged) assert.deepEqual(db.get(key), value, key);
+  const acknowledged = await fillUntilNoSpace(db, value, 100);
   await db.close();
-  assert.equal(spawnSync('mount', ['-o', 'remount,size=24m', mountPoint]).status, 0);
+  disk.grow(24);
   ({ db } = await openDb(dir, options));
   for (const key of acknowledged) assert.deepEqual(db.get(key), value, key);
   assert.equal(db.size, acknowledged.length);

@@ -1,0 +1,46 @@
+// A real full disk for tests: a small tmpfs mounted (the tests run as root) and removed when the test ends,
+// and the loop that writes until the engine reports CASKDB_NO_SPACE.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import type { Db } from '../../src/engine/db.js';
+import { CaskError, ErrorCode } from '../../src/util/errors.js';
+
+/** Mounts a tmpfs of `mib` MiB; `grow` remounts it bigger (room again on the same disk). */
+export function mountSmallDisk(t: TestContext, mib: number): { mountPoint: string; grow: (toMib: number) => void } {
+  const mountPoint = mkdtempSync(join(tmpdir(), 'caskdb-full-'));
+  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${mib}m`, 'tmpfs', mountPoint]);
+  assert.equal(mounted.status, 0, `mounting a ${mib} MiB tmpfs (the test runs as root): ${String(mounted.stderr)}`);
+  t.after(() => {
+    spawnSync('umount', [mountPoint]);
+    rmSync(mountPoint, { recursive: true, force: true });
+  });
+  return {
+    mountPoint,
+    grow: (toMib) => assert.equal(spawnSync('mount', ['-o', `remount,size=${toMib}m`, mountPoint]).status, 0),
+  };
+}
+
+/**
+ * Puts `value` under k0, k1, … until a put fails; asserts the failure is CASKDB_NO_SPACE, that more than
+ * `atLeast` puts fit first, and that every acknowledged key still reads back. Returns the acknowledged keys.
+ */
+export async function fillUntilNoSpace(db: Db, value: Buffer, atLeast: number): Promise<string[]> {
+  const acknowledged: string[] = [];
+  let failure: unknown;
+  for (let i = 0; i < 10_000 && failure === undefined; i++) {
+    try {
+      await db.put(`k${i}`, value);
+      acknowledged.push(`k${i}`);
+    } catch (error) {
+      failure = error;
+    }
+  }
+  assert.ok(failure instanceof CaskError && failure.code === ErrorCode.NoSpace, `expected CASKDB_NO_SPACE, got ${String(failure)}`);
+  assert.ok(acknowledged.length > atLeast, `${acknowledged.length} puts fit before the disk was full`);
+  for (const key of acknowledged) assert.deepEqual(db.get(key), value, key);
+  return acknowledged;
+}
