@@ -15,23 +15,10 @@ import { CaskError, ErrorCode } from '../../src/util/errors.js';
 import { openDb, tempDir } from '../engine/helpers.js';
 import { fillUntilNoSpace, mountSmallDisk } from '../support/full-disk.js';
 import { ensureMmapAddon } from '../support/native.js';
+import { generator, randomBytes } from '../support/seeded-random.js';
 
 ensureMmapAddon();
 
-/** A deterministic pseudo-random generator, so a failure names a reproducible sequence. */
-function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
-
-function randomBytes(random: () => number, length: number): Buffer {
-  const bytes = Buffer.allocUnsafe(length);
-  for (let i = 0; i < length; i++) bytes[i] = (random() * 256) | 0;
-  return bytes;
-}
 
 test('the addon is built and loads', () => {
   assert.equal(mmapAvailable(), true);

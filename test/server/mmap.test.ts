@@ -10,6 +10,11 @@ import { ensureMmapAddon } from '../support/native.js';
 
 ensureMmapAddon();
 
+/** A client that never retries, so a failed assertion leaves no client reconnecting forever. */
+function connect(port: number): Redis {
+  return new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0, retryStrategy: () => null });
+}
+
 test('a server with --mmap-reads yes --mmap-writes yes keeps every acknowledged write across a kill and restart', async () => {
   // No value cache, so every GET after the restart goes to the data file.
   const args = ['--mmap-reads', 'yes', '--mmap-writes', 'yes', '--value-cache-bytes', '0'];
@@ -17,7 +22,6 @@ test('a server with --mmap-reads yes --mmap-writes yes keeps every acknowledged 
   const dir = server.dir;
   // A client is dropped in `finally` too, so a failed assertion leaves no client reconnecting forever.
   let redis: Redis | undefined;
-  const connect = (port: number): Redis => new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0, retryStrategy: () => null });
   try {
     redis = connect(server.port);
     assert.match(await redis.info('caskdb'), /^mmap_reads:1\r?$/m);
@@ -53,7 +57,6 @@ test("with --sync always the default is write(2) into zero-filled space, and an 
   let server = await startServer(['--sync', 'always']);
   const dir = server.dir;
   let redis: Redis | undefined;
-  const connect = (port: number): Redis => new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0, retryStrategy: () => null });
   try {
     redis = connect(server.port);
     const info = await redis.info('caskdb');
