@@ -1,6 +1,7 @@
 // Connection, transaction and server commands (everything that is not a data command): PING ECHO QUIT
-// HELLO SELECT AUTH CLIENT COMMAND MULTI EXEC DISCARD WATCH UNWATCH INFO CONFIG TIME SAVE BGSAVE
+// HELLO SELECT AUTH CLIENT COMMAND MULTI EXEC DISCARD WATCH UNWATCH INFO MEMORY CONFIG TIME SAVE BGSAVE
 // BGREWRITEAOF SHUTDOWN. Replies and error texts follow Redis 7 so client libraries classify them.
+import { diskKeyLength, recordLength } from '../codec/record.js';
 import { coerceValue } from '../config/load-config.js';
 import { CONFIG_KEYS, KEY_SPECS, type ServerConfig } from '../config/schema.js';
 import { ReplyError, ReplyMap, NIL_ARRAY, type Reply } from '../resp/reply.js';
@@ -309,6 +310,33 @@ define('exec', 1, [], 'Runs the queued commands as one atomic write.', (conn, _a
 // --- server ----------------------------------------------------------------------------------------
 
 define('info', -1, [], 'Returns server information and statistics.', (_c, a, ctx) => bulk(renderInfo(ctx, a.slice(1).map(lower))));
+
+/**
+ * MEMORY USAGE key [SAMPLES n]: what the key costs caskdb, in bytes: its record in the data file (header,
+ * disk key, value) plus the index's average bytes per key. Values live on disk, so this is not RAM alone as
+ * in Redis; `redis-cli --memkeys` uses it. In Raft mode it reads the local node's state (an estimate).
+ */
+define('memory', -2, [], 'MEMORY USAGE key: bytes a key takes (its data-file record plus its share of the index).', (_c, a, ctx) => {
+  switch (lower(a[1])) {
+    case 'usage': {
+      const arityError = subArity(a, a.length === 3 || a.length === 5);
+      if (arityError !== undefined) return arityError;
+      if (a.length === 5) {
+        if (lower(a[3]) !== 'samples') return ERR_SYNTAX;
+        const samples = parseInt64(a[4]!);
+        if (samples === undefined || samples < 0n) return new ReplyError('ERR value is not an integer or out of range');
+      }
+      const key = a[2]!;
+      const value = ctx.store.view.get(key);
+      if (value === undefined) return null;
+      return recordLength(diskKeyLength(0, key.length), value.length) + Math.round(ctx.store.stat().indexBytesPerKey);
+    }
+    case 'help':
+      return ['MEMORY <subcommand> [<arg> ...]', 'USAGE <key> [SAMPLES <count>]', '    Bytes the key takes: its data-file record plus its share of the index.', 'HELP'].map(bulk);
+    default:
+      return unknownSubcommand(a);
+  }
+});
 
 define('time', 1, ['fast'], 'Returns the server time.', () => {
   const us = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000));

@@ -340,6 +340,28 @@ describe('server commands', () => {
     assert.deepEqual(proto.filter((_, i) => i % 2 === 0).sort(), ['proto-max-bulk-len', 'proto-max-multibulk-len']);
   });
 
+  test('MEMORY USAGE: the key\'s record bytes plus its share of the index; nil for a missing key', async () => {
+    const field = (info: string, name: string): number => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1]);
+    await redis.set('mem:small', 'v');
+    await redis.set('mem:big', 'x'.repeat(70_000));
+    const perKey = field(await redis.info('caskdb'), 'index_bytes_per_key');
+    assert.ok(perKey > 0);
+    // Record = CRC (4) + type (1) + zigzag varint key and value lengths + disk key (seq 0: 1 byte + key) + value.
+    const small = (await redis.call('memory', 'usage', 'mem:small')) as number;
+    const big = (await redis.call('memory', 'usage', 'mem:big', 'SAMPLES', '5')) as number;
+    const smallRecord = 4 + 1 + 1 + 1 + (1 + 'mem:small'.length) + 1;
+    const bigRecord = 4 + 1 + 1 + 3 + (1 + 'mem:big'.length) + 70_000;
+    assert.equal(big - small, bigRecord - smallRecord);
+    // INFO shows the index share to one decimal, MEMORY USAGE rounds it to whole bytes.
+    assert.ok(Math.abs(small - smallRecord - perKey) <= 0.55, `${small} − ${smallRecord} is not ≈ ${perKey}`);
+    assert.equal(await redis.call('memory', 'usage', 'mem:none'), null);
+    await rejects(redis.call('memory', 'usage'), "ERR wrong number of arguments for 'memory|usage' command");
+    await rejects(redis.call('memory', 'usage', 'mem:small', 'samples', 'x'), 'ERR value is not an integer or out of range');
+    await rejects(redis.call('memory', 'usage', 'mem:small', 'nosuch', '1'), 'ERR syntax error');
+    await rejects(redis.call('memory', 'doctor'), "ERR unknown subcommand 'doctor'. Try MEMORY HELP.");
+    assert.ok(((await redis.call('memory', 'help')) as string[]).some((line) => line.startsWith('USAGE')));
+  });
+
   test('SAVE, BGSAVE, DBSIZE', async () => {
     assert.equal(await redis.save(), 'OK');
     assert.equal(await redis.bgsave(), 'Background saving started');

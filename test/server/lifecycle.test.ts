@@ -155,6 +155,11 @@ test('redis-cli works unchanged: commands, --scan, --pipe mass insertion, errors
     assert.equal(scanned.length, 5000);
     assert.equal(redisCli(server.port, ['dbsize']).stdout.trim(), '5001');
     assert.match(redisCli(server.port, ['info', 'keyspace']).stdout, /db0:keys=5001/);
+    // --bigkeys reads TYPE and STRLEN; --memkeys reads MEMORY USAGE (0 bytes would mean it failed).
+    assert.match(redisCli(server.port, ['--bigkeys']).stdout, /5001 strings with 5005 bytes/);
+    const memkeys = /(\d+) strings with (\d+) bytes/.exec(redisCli(server.port, ['--memkeys']).stdout);
+    assert.equal(memkeys?.[1], '5001');
+    assert.ok(Number(memkeys?.[2]) > 5001 * 20, memkeys?.[0]);
     // Interactive-style session through stdin, including MULTI/EXEC.
     const session = redisCli(server.port, [], 'MULTI\nINCR c\nINCR c\nEXEC\n').stdout;
     assert.equal(session, 'OK\nQUEUED\nQUEUED\n1\n2\n');
