@@ -6,6 +6,7 @@
 // promises (or failed); `result()` is only meaningful after that.
 import { ReplyError, type Reply } from '../resp/reply.js';
 import type { WriteOp } from '../engine/types.js';
+import { isCaskError } from '../util/errors.js';
 
 export class WriteGroup {
   settled = false;
@@ -75,7 +76,9 @@ export class PendingReply implements PromiseLike<Reply> {
   }
 }
 
+/** The error reply of a failed write; an engine error names its code (`ERR write failed (CASKDB_NO_SPACE): …`). */
 export function writeFailed(error: unknown): ReplyError {
   const message = error instanceof Error ? error.message : String(error);
-  return new ReplyError(`ERR write failed: ${message}`);
+  const code = isCaskError(error) ? ` (${error.code})` : '';
+  return new ReplyError(`ERR write failed${code}: ${message}`);
 }

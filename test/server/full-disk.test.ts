@@ -1,0 +1,70 @@
+// A full disk under a running server: writes get a RESP error naming CASKDB_NO_SPACE, the failed write is
+// not visible, reads and other clients go on, writes work again once there is room, and every
+// acknowledged write survives a SIGKILL and restart. The disk is a real tmpfs of a few MiB (tests run as root).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { mountSmallDisk } from '../support/full-disk.js';
+import { startServer } from './harness.js';
+
+for (const sync of ['everysec', 'always'] as const) {
+  test(`sync ${sync}: a full disk fails writes with CASKDB_NO_SPACE and loses nothing acknowledged`, async (t) => {
+    const disk = mountSmallDisk(t, 12);
+    const dir = join(disk.mountPoint, 'data');
+    let server = await startServer(['--sync', sync], { dir });
+    const clients: Redis[] = [];
+    const connect = async (): Promise<Redis> => {
+      const client = new Redis({ port: server.port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0 });
+      clients.push(client);
+      await client.connect();
+      return client;
+    };
+    try {
+      const writer = await connect();
+      const reader = await connect();
+      const value = (i: number): string => `${i}:`.padEnd(48 * 1024, String.fromCharCode(97 + (i % 26)));
+
+      const acknowledged: number[] = [];
+      let failure: Error | undefined;
+      let failedAt = -1;
+      for (let i = 0; i < 2_000 && failure === undefined; i++) {
+      try {
+          assert.equal(await writer.set(`k${i}`, value(i)), 'OK');
+          acknowledged.push(i);
+        } catch (error) {
+          failure = error as Error;
+          failedAt = i;
+        }
+      }
+      assert.ok(failure !== undefined, 'the disk never filled up');
+      assert.match(failure.message, /^ERR write failed \(CASKDB_NO_SPACE\): .*no space left on device/, failure.message);
+      assert.ok(acknowledged.length > 50, `${acknowledged.length} writes fit before the disk was full`);
+
+      // The failed write is not visible; the server, its reads and the other connection go on.
+      assert.equal(await reader.get(`k${failedAt}`), null);
+      assert.equal(await reader.ping(), 'PONG');
+      assert.equal(await writer.get(`k${acknowledged.at(-1)!}`), value(acknowledged.at(-1)!));
+      assert.equal(await reader.dbsize(), acknowledged.length);
+      await assert.rejects(writer.set('still-full', value(0)), (e: Error) => /^ERR write failed \(CASKDB_NO_SPACE\)/.test(e.message));
+
+      // Room again (the same disk, bigger): writes work without a restart.
+      disk.grow(24);
+      assert.equal(await writer.set('after', 'room again'), 'OK');
+      assert.equal(await reader.get('after'), 'room again');
+
+      // Every acknowledged write survives a SIGKILL.
+      await server.kill();
+      server = await startServer(['--sync', sync], { dir });
+      const again = await connect();
+      assert.equal(await again.dbsize(), acknowledged.length + 1);
+      for (const i of acknowledged) assert.equal(await again.get(`k${i}`), value(i), `k${i}`);
+      assert.equal(await again.get('after'), 'room again');
+      assert.equal(await again.get(`k${failedAt}`), null);
+    } finally {
+      // Before the disk's own cleanup (unmount), which needs the server gone.
+      for (const client of clients) client.disconnect();
+      await server.kill();
+    }
+  });
+}
