@@ -47,7 +47,7 @@ class KeySet {
 }
 
 /** A memory figure of this process from /proc/self/status, in MiB (VmRSS now, VmHWM the peak). */
-function statusMiB(field: 'VmRSS' | 'VmHWM'): number {
+function statusMiB(field: 'VmRSS' | 'VmHWM' | 'RssAnon' | 'RssFile'): number {
   const status = spawnSync('cat', [`/proc/${process.pid}/status`], { encoding: 'utf8' }).stdout;
   const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(status);
   return match ? Number(match[1]) / 1024 : NaN;
@@ -57,13 +57,16 @@ function peakRssMiB(): number {
   return statusMiB('VmHWM');
 }
 
-/** With BENCH_RSS_TRACE=1, the current and peak RSS after each phase go to stderr (where the peak is made). */
+/**
+ * With BENCH_RSS_TRACE=1, the current and peak RSS after each phase go to stderr (where the peak is made), the
+ * current split into anonymous memory and file-backed pages (mapped data files count in RSS; lmdb's map does too).
+ */
 function tracePhase(name: string): void {
   if (process.env.BENCH_RSS_TRACE !== '1') return;
   const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(0);
   const heap = process.memoryUsage();
   process.stderr.write(
-    `  ${name}: rss ${statusMiB('VmRSS').toFixed(0)} MiB, peak ${statusMiB('VmHWM').toFixed(0)} MiB` +
+    `  ${name}: rss ${statusMiB('VmRSS').toFixed(0)} MiB (anonymous ${statusMiB('RssAnon').toFixed(0)}, file-backed ${statusMiB('RssFile').toFixed(0)}), peak ${statusMiB('VmHWM').toFixed(0)} MiB` +
       ` (V8 heap ${mib(heap.heapUsed)}/${mib(heap.heapTotal)} MiB used/total, array buffers ${mib(heap.arrayBuffers)} MiB)\n`,
   );
 }
