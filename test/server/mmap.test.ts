@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
-import { removeDir, startServer } from './harness.js';
+import { removeDir, startServer, type RunningServer } from './harness.js';
 import { ensureMmapAddon } from '../support/native.js';
 
 ensureMmapAddon();
@@ -13,6 +13,14 @@ ensureMmapAddon();
 /** A client that never retries, so a failed assertion leaves no client reconnecting forever. */
 function connect(port: number): Redis {
   return new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0, retryStrategy: () => null });
+}
+
+/** SIGKILLs the server (its client dropped first) and starts a new one on the same directory, with a client. */
+async function killAndRestart(server: RunningServer, redis: Redis, args: string[]): Promise<{ server: RunningServer; redis: Redis }> {
+  redis.disconnect();
+  await server.kill();
+  const next = await startServer(args, { dir: server.dir });
+  return { server: next, redis: connect(next.port) };
 }
 
 test('a server with --mmap-reads yes --mmap-writes yes keeps every acknowledged write across a kill and restart', async () => {
@@ -29,10 +37,7 @@ test('a server with --mmap-reads yes --mmap-writes yes keeps every acknowledged 
     const values = new Map<string, string>();
     for (let i = 0; i < 2000; i++) values.set(`k${i}`, `value-${i}-`.repeat(1 + (i % 40)));
     await redis.mset(Object.fromEntries(values));
-    redis.disconnect();
-    await server.kill();
-    server = await startServer(args, { dir });
-    redis = connect(server.port);
+    ({ server, redis } = await killAndRestart(server, redis, args));
     const keys = [...values.keys()];
     assert.deepEqual(await redis.mget(...keys), keys.map((k) => values.get(k)));
     redis.disconnect();
@@ -64,10 +69,7 @@ test("with --sync always the default is write(2) into zero-filled space, and an 
     assert.match(info, /^zero_fill_appends:1\r?$/m);
     // Many clients' writes in flight at once share fsyncs; every acknowledged one must be there after the kill.
     const acknowledged = await Promise.all(Array.from({ length: 500 }, (_, i) => redis!.set(`k${i}`, `v${i}`.repeat(20)).then(() => i)));
-    redis.disconnect();
-    await server.kill();
-    server = await startServer(['--sync', 'everysec'], { dir });
-    redis = connect(server.port);
+    ({ server, redis } = await killAndRestart(server, redis, ['--sync', 'everysec']));
     const after = await redis.info('caskdb');
     assert.match(after, /^zero_fill_appends:0\r?$/m);
     const keys = acknowledged.map((i) => `k${i}`);
