@@ -12,6 +12,7 @@ import { MemoryStorage, type InitialState, type Storage } from '../raft/storage.
 import { type ConfState, type Entry, type HardState, type Snapshot, emptyHardState } from '../raft/types.js';
 import { assert } from '../util/assert.js';
 import { CaskError, ErrorCode, ioError } from '../util/errors.js';
+import { writeFullySync } from '../io/write-fully.js';
 
 const KEY_ENTRIES = Buffer.from('E');
 const KEY_HARD_STATE = Buffer.from('H');
@@ -61,7 +62,7 @@ export function writeFileAtomic(path: string, data: Uint8Array): void {
   const tmp = `${path}.tmp`;
   const fd = fs.openSync(tmp, 'w');
   try {
-    fs.writeSync(fd, data);
+    writeFullySync(fd, data, tmp);
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
@@ -179,7 +180,7 @@ export class DurableRaftStorage implements Storage {
       fd = fs.openSync(path, 'a');
       segments.push({ id, path, lastIndex: 0 });
       const rec = encodeRecord(RecordType.Normal, undefined, KEY_HARD_STATE, encodeHardState(hs));
-      fs.writeSync(fd, rec);
+      writeFullySync(fd, rec, path);
       fs.fsyncSync(fd);
       syncDir(logDir);
       activeBytes = rec.length;
@@ -222,9 +223,8 @@ export class DurableRaftStorage implements Storage {
       encodeRecord(RecordType.Normal, undefined, KEY_ENTRIES, encodeEntries(entries)),
       encodeRecord(RecordType.Normal, undefined, KEY_HARD_STATE, encodeHardState(hs)),
     ]);
-    fs.writeSync(this.fd, buf);
+    this.appendOrRollBack(buf);
     fs.fsyncSync(this.fd);
-    this.activeBytes += buf.length;
     this.mem.append(entries);
     this.segments[this.segments.length - 1]!.lastIndex = entries[entries.length - 1]!.index;
     this.hardState = hs;
@@ -253,12 +253,7 @@ export class DurableRaftStorage implements Storage {
     if (hs !== undefined) parts.push(encodeRecord(RecordType.Normal, undefined, KEY_HARD_STATE, encodeHardState(hs)));
     const buf = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
     const seg = this.segments[this.segments.length - 1]!;
-    try {
-      fs.writeSync(this.fd, buf);
-    } catch (e) {
-      throw ioError('write', seg.path, e);
-    }
-    this.activeBytes += buf.length;
+    this.appendOrRollBack(buf);
     this.mem.append(entries);
     if (entries.length > 0) seg.lastIndex = entries[entries.length - 1]!.index;
     if (hs !== undefined) {
@@ -272,6 +267,26 @@ export class DurableRaftStorage implements Storage {
     if (this.activeBytes >= SEGMENT_BYTES_MAX) this.rotate();
   }
 
+  /**
+   * Appends `buf` to the active segment whole, or not at all: after a failed or partial write (a full disk)
+   * the segment is cut back to its length before, so no part of a record that was never acknowledged stays
+   * behind, and the error is thrown (the node stops: it cannot persist its log).
+   */
+  private appendOrRollBack(buf: Buffer): void {
+    const path = this.segments[this.segments.length - 1]!.path;
+    try {
+      writeFullySync(this.fd, buf, path);
+    } catch (error) {
+      try {
+        fs.ftruncateSync(this.fd, this.activeBytes);
+      } catch {
+        // Recovery cuts a torn tail of the last segment anyway; the write's own error is the one to report.
+      }
+      throw error;
+    }
+    this.activeBytes += buf.length;
+  }
+
   /** Starts a new segment that opens with the current hard state. */
   private rotate(): void {
     const prev = this.segments[this.segments.length - 1]!;
@@ -281,7 +296,7 @@ export class DurableRaftStorage implements Storage {
     const path = join(this.dir, 'log', segmentName(id));
     this.fd = fs.openSync(path, 'a');
     const rec = encodeRecord(RecordType.Normal, undefined, KEY_HARD_STATE, encodeHardState(this.hardState));
-    fs.writeSync(this.fd, rec);
+    writeFullySync(this.fd, rec, path);
     fs.fsyncSync(this.fd);
     syncDir(join(this.dir, 'log'));
     this.activeBytes = rec.length;

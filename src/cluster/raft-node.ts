@@ -24,6 +24,7 @@ import {
 import { CaskError, ErrorCode } from '../util/errors.js';
 import { PeerTransport, type SnapshotChunkHeader, type SnapshotChunkRequest } from './peer-transport.js';
 import { DurableRaftStorage, writeFileAtomic } from './raft-log-storage.js';
+import { writeFullySync } from '../io/write-fully.js';
 
 /** What the node applies committed entries to (the RaftStore's engine). */
 export interface StateMachine {
@@ -509,7 +510,7 @@ export class RaftNode {
           while (offset < f.size) {
             const { data } = await fetcher.fetch({ index, file: f.name, offset, length: SNAPSHOT_CHUNK_BYTES });
             if (data.length === 0) throw new Error(`snapshot file ${f.name} ended at ${offset} of ${f.size}`);
-            fs.writeSync(fd, data);
+            writeFullySync(fd, data, path);
             offset += data.length;
           }
           fs.fsyncSync(fd);

@@ -7,7 +7,9 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { encodeFrame, FrameReader } from '../../src/cluster/peer-transport.js';
-import { DurableRaftStorage } from '../../src/cluster/raft-log-storage.js';
+import { DurableRaftStorage, segmentName } from '../../src/cluster/raft-log-storage.js';
+import { ErrorCode, isCaskError } from '../../src/util/errors.js';
+import { mountSmallDisk } from '../support/full-disk.js';
 import { EntryType, type Entry } from '../../src/raft/types.js';
 
 const ent = (index: number, term: number, text = `e${index}`): Entry => ({ index, term, type: EntryType.Normal, data: Buffer.from(text) });
@@ -125,6 +127,40 @@ describe('DurableRaftStorage', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('DurableRaftStorage on a full disk', () => {
+  it('a save that does not fit fails with CASKDB_NO_SPACE, is cut back whole, and is not in the reopened log', async (t) => {
+    const disk = mountSmallDisk(t, 1);
+    const s = DurableRaftStorage.open(disk.mountPoint);
+    const segment = join(disk.mountPoint, 'log', segmentName(1));
+    // 40 KiB entries: the disk fills in the middle of one (a short write(2), then ENOSPC).
+    const big = (index: number): Entry => ({ index, term: 1, type: EntryType.Normal, data: Buffer.alloc(40 * 1024, index % 251) });
+    let saved = 0;
+    let failure: unknown;
+    let sizeBefore = 0;
+    for (let index = 1; index < 100 && failure === undefined; index++) {
+      sizeBefore = fs.statSync(segment).size;
+      try {
+        await s.save({ term: 1, vote: 0, commit: saved }, [big(index)], true);
+        saved = index;
+      } catch (error) {
+        failure = error;
+      }
+    }
+    assert.ok(isCaskError(failure, ErrorCode.NoSpace), `expected CASKDB_NO_SPACE, got ${String(failure)}`);
+    assert.ok(saved > 5, `${saved} entries fit first`);
+    assert.equal(s.lastIndex(), saved, 'the failed entry is not in the log');
+    assert.equal(fs.statSync(segment).size, sizeBefore, 'no part of the failed record stays in the segment');
+    s.close();
+    disk.grow(4);
+    const r = DurableRaftStorage.open(disk.mountPoint);
+    assert.equal(r.lastIndex(), saved);
+    assert.deepEqual(r.entries(saved, saved + 1, Infinity)[0]!.data, big(saved).data);
+    await r.save(undefined, [big(saved + 1)], true);
+    assert.equal(r.lastIndex(), saved + 1);
+    r.close();
   });
 });
 

@@ -2,25 +2,35 @@
 // and the loop that writes until the engine reports CASKDB_NO_SPACE.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import type { Db } from '../../src/engine/db.js';
 import { CaskError, ErrorCode } from '../../src/util/errors.js';
 
-/** Mounts a tmpfs of `mib` MiB; `grow` remounts it bigger (room again on the same disk). */
-export function mountSmallDisk(t: TestContext, mib: number): { mountPoint: string; grow: (toMib: number) => void } {
-  const mountPoint = mkdtempSync(join(tmpdir(), 'caskdb-full-'));
+/**
+ * Mounts a tmpfs of `mib` MiB, on a new temporary directory or on `at` (made if missing); `grow` remounts it
+ * bigger (room again on the same disk). It is unmounted when the test ends, or earlier by `unmount` (for a
+ * caller that removes the directory around it itself).
+ */
+export function mountSmallDisk(t: TestContext, mib: number, at?: string): { mountPoint: string; grow: (toMib: number) => void; unmount: () => void } {
+  const mountPoint = at ?? mkdtempSync(join(tmpdir(), 'caskdb-full-'));
+  mkdirSync(mountPoint, { recursive: true });
   const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${mib}m`, 'tmpfs', mountPoint]);
   assert.equal(mounted.status, 0, `mounting a ${mib} MiB tmpfs (the test runs as root): ${String(mounted.stderr)}`);
-  t.after(() => {
+  let isMounted = true;
+  const unmount = (): void => {
+    if (!isMounted) return;
+    isMounted = false;
     spawnSync('umount', [mountPoint]);
     rmSync(mountPoint, { recursive: true, force: true });
-  });
+  };
+  t.after(unmount);
   return {
     mountPoint,
     grow: (toMib) => assert.equal(spawnSync('mount', ['-o', `remount,size=${toMib}m`, mountPoint]).status, 0),
+    unmount,
   };
 }
 
