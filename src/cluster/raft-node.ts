@@ -72,6 +72,8 @@ export interface SnapshotDescriptor {
 const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
 const DIRECT_APPLY_BYTES_MAX = 16 * 1024 * 1024;
 const PEERS_FILE = 'peers.json';
+/** How long an automatic snapshot waits after one failed (a full disk, say) before it is tried again. */
+const SNAPSHOT_RETRY_MS = 10_000;
 
 export function decodeDescriptor(data: Uint8Array): SnapshotDescriptor {
   return JSON.parse(Buffer.from(data).toString('utf8')) as SnapshotDescriptor;
@@ -91,6 +93,8 @@ export class RaftNode {
   private ticker: NodeJS.Timeout | undefined;
   private closed = false;
   private snapshotting = false;
+  /** After a failed automatic snapshot, the next is not tried before this time (ms since the epoch). */
+  private snapshotRetryAt = 0;
   private installing = false;
   private readonly fetching = new Map<number, Promise<void>>();
   private readonly snapSentAt = new Map<number, number>();
@@ -367,10 +371,17 @@ export class RaftNode {
   // ---- snapshots ----
 
   private maybeSnapshot(): void {
-    if (this.snapshotting || this.closed) return;
+    if (this.snapshotting || this.closed || Date.now() < this.snapshotRetryAt) return;
     const snapIndex = this.storage.snapshot().metadata.index;
     if (this.sm.appliedIndex - snapIndex < this.options.snapshotEntries) return;
-    this.snapshotNow().catch((e: unknown) => this.options.log('warn', 'snapshot failed', { error: (e as Error).message }));
+    this.snapshotNow().then(
+      () => (this.snapshotRetryAt = 0),
+      (e: unknown) => {
+        // Not again on every apply (a full disk would make each one a failed merge and a log line).
+        this.snapshotRetryAt = Date.now() + SNAPSHOT_RETRY_MS;
+        this.options.log('warn', 'snapshot failed', { error: (e as Error).message, retryInMs: SNAPSHOT_RETRY_MS });
+      },
+    );
   }
 
   /** `RAFT SNAPSHOT`: snapshots the applied state now; resolves with the index covered. */
@@ -389,7 +400,13 @@ export class RaftNode {
     fs.mkdirSync(this.snapshotsDir, { recursive: true });
     const tmp = join(this.snapshotsDir, `tmp-${process.pid}-${started}`);
     fs.rmSync(tmp, { recursive: true, force: true });
-    const index = await this.sm.createSnapshot(tmp);
+    let index: number;
+    try {
+      index = await this.sm.createSnapshot(tmp);
+    } catch (error) {
+      fs.rmSync(tmp, { recursive: true, force: true }); // a half-made copy must not keep the disk full
+      throw error;
+    }
     const current = this.storage.snapshot().metadata.index;
     if (index <= current || index < this.storage.firstIndex() - 1 || this.closed) {
       fs.rmSync(tmp, { recursive: true, force: true });

@@ -106,13 +106,13 @@ export function moveMergedFiles(fs: FileSystem, dir: string, boundary: number, l
   }
   for (const [position, id] of dataFileIds(fs.readdir(mergeDir)).entries()) {
     if (id >= boundary) throw corruption(join(mergeDir, dataFileName(id)), 0, `merged file id ${id} is not below the merge boundary ${boundary}`);
-    fs.rename(dataFilePath(mergeDir, id), dataFilePath(dir, id));
+    fs.moveFile(dataFilePath(mergeDir, id), dataFilePath(dir, id));
     if (position === 0) onStep('some-moved');
   }
-  if (fs.exists(join(mergeDir, HINT_FILE_NAME))) fs.rename(join(mergeDir, HINT_FILE_NAME), join(dir, HINT_FILE_NAME));
+  if (fs.exists(join(mergeDir, HINT_FILE_NAME))) fs.moveFile(join(mergeDir, HINT_FILE_NAME), join(dir, HINT_FILE_NAME));
   fs.syncDir(dir);
   onStep('files-moved');
-  fs.rename(finishedPath, join(dir, MERGE_FINISHED_FILE_NAME));
+  fs.moveFile(finishedPath, join(dir, MERGE_FINISHED_FILE_NAME));
   fs.syncDir(dir);
   fs.removeTree(mergeDir);
   onStep('installed');

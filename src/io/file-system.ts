@@ -44,6 +44,13 @@ export interface FileSystem {
   exists(path: string): boolean;
   mkdir(dir: string): void;
   rename(from: string, to: string): void;
+  /**
+   * Moves a file to another directory: a rename, or where the two are on different file systems (EXDEV:
+   * a data directory that is a mount point, with `<dir>-merge` beside it on the parent) a copy under a
+   * temporary name beside `to`, fsynced and renamed over `to`, and then `from` removed. Safe to run again
+   * after a crash at any point while `from` still exists.
+   */
+  moveFile(from: string, to: string): void;
   unlink(path: string): void;
   /** Copies a file on the thread pool (fails if the target exists). */
   copyFile(from: string, to: string): Promise<void>;

@@ -340,6 +340,30 @@ export class NodeFileSystem implements FileSystem {
     }
   }
 
+  moveFile(from: string, to: string): void {
+    try {
+      fs.renameSync(from, to);
+      return;
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== 'EXDEV') throw ioError(`rename to ${to}:`, from, error);
+    }
+    const staging = `${to}.moving`;
+    try {
+      fs.copyFileSync(from, staging);
+      const fd = fs.openSync(staging, 'r+');
+      try {
+        fs.fdatasyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+      fs.renameSync(staging, to);
+    } catch (error) {
+      fs.rmSync(staging, { force: true });
+      throw ioError(`copy (across file systems) to ${to}:`, from, error);
+    }
+    this.unlink(from);
+  }
+
   unlink(path: string): void {
     try {
       fs.unlinkSync(path);

@@ -131,6 +131,14 @@ export class FaultyFileSystem implements FileSystem {
     this.inner.rename(from, to);
   }
 
+  /** Counted and failed as a rename (it is one where both sides share a file system). */
+  moveFile(from: string, to: string): void {
+    this.counters.rename++;
+    const rule = this.check('rename', from);
+    if (rule !== undefined) this.raise(rule, 'rename', from);
+    this.inner.moveFile(from, to);
+  }
+
   unlink(path: string): void {
     this.inner.unlink(path);
   }
