@@ -3,7 +3,7 @@
 // record scanner, checks every CRC and the structure recovery relies on, and reports each damage with
 // file and offset. Exit 0 when the directory is sound (a torn tail, which open cuts, is reported but
 // is not damage unless --strict), 1 on damage, 2 on a usage error.
-import { existsSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { decodeHeader, decodePosition, recordCrcMatches, RecordType, splitDiskKey, BATCH_FINISHED_KEY } from '../codec/record.js';
 import {
@@ -28,7 +28,7 @@ import { command, EXIT_FAILURE, EXIT_OK, parseCommandArgs, ProgressLine, require
 const CHECK_HELP = `usage: caskdb check --dir DIR [--strict] [--json]
 
 Verifies a data directory without modifying it: takes the directory lock (fails if a server or another
-process has the database open), then reads every data file, the hint file, merge-finished and seq-no,
+process has the database open; on a read-only file system, where nothing can write, it goes without), then reads every data file, the hint file, merge-finished and seq-no,
 verifying every record's CRC and the structure recovery relies on (the batch seq prefix of every key,
 batch finish records, hint positions that point at intact records of the same key).
 Each problem is printed with its file and byte offset:
@@ -258,6 +258,16 @@ export function formatReport(report: CheckReport, strict: boolean): string {
   return lines.join('\n') + '\n';
 }
 
+/** True when `dir` is on a file system mounted read-only (access(2) answers EROFS, for root too). */
+function onReadOnlyFileSystem(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK);
+    return false;
+  } catch (error) {
+    return (error as { code?: unknown }).code === 'EROFS';
+  }
+}
+
 function countDamage(report: CheckReport, strict: boolean): number {
   return report.problems.filter((p) => p.kind === 'damage' || (strict && p.kind === 'torn')).length;
 }
@@ -272,14 +282,17 @@ export const checkCommand = command('check', CHECK_HELP, async (argv) => {
   }
   const strict = values['strict'] === true;
   const fs = new NodeFileSystem();
-  const lock = await fs.lockDir(dir);
+  // On a read-only file system (a backup on read-only media) nothing can write the directory, and the lock
+  // file cannot be made: check it without the lock.
+  const lock = onReadOnlyFileSystem(dir) ? undefined : await fs.lockDir(dir);
+  if (lock === undefined) process.stderr.write(`caskdb check: ${dir} is on a read-only file system; checking it without the directory lock\n`);
   let report: CheckReport;
   const progress = new ProgressLine();
   try {
     report = await checkDirectory(fs, dir, (text) => progress.update(text));
   } finally {
     progress.done();
-    await lock.release();
+    await lock?.release();
   }
   const damaged = countDamage(report, strict);
   await writeOut(values['json'] === true ? JSON.stringify({ ...report, ok: damaged === 0 }) + '\n' : formatReport(report, strict));

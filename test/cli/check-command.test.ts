@@ -3,6 +3,7 @@
 // point at intact records of their key; check changes nothing on disk and respects the directory lock.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -202,4 +203,32 @@ test('a finished merge waiting in <dir>-merge is checked as well', async (t) => 
   assert.equal(damaged.code, 1);
   assert.match(damaged.stdout, /damage: .*db-merge\/000000001\.data offset 0: crc mismatch \(the last/);
   assert.match(damaged.stdout, /damage: .*db-merge\/000000001\.data offset 0: crc mismatch in the record of a hint/);
+});
+
+test('a directory on a read-only file system (a backup on read-only media) checks without the lock', async (t) => {
+  const dir = tempDir(t);
+  buildDirectory(dir);
+  const parent = join(dir, '..');
+  // A read-only bind mount of the directory's parent: nothing can create the lock file there.
+  const mountReadOnly = (): void => {
+    assert.equal(spawnSync('mount', ['--bind', parent, parent]).status, 0, 'bind mount (the tests run as root)');
+    assert.equal(spawnSync('mount', ['-o', 'remount,ro,bind', parent]).status, 0, 'remount read-only');
+  };
+  // Unmounted in the test itself: the temporary directory's own cleanup runs first among the hooks.
+  try {
+    mountReadOnly();
+    const sound = await runCaskdb(['check', '--dir', dir]);
+    assert.equal(sound.code, 0, sound.stdout + sound.stderr);
+    assert.match(sound.stdout, /result: ok/);
+    assert.match(sound.stderr, /read-only file system; checking it without the directory lock/);
+    // Damage is still found there.
+    spawnSync('umount', [parent]);
+    flipByte(join(dir, '000000001.data'), refReadDataFile(dir, 1).records[1]!.offset + 5);
+    mountReadOnly();
+    const damaged = await runCaskdb(['check', '--dir', dir]);
+    assert.equal(damaged.code, 1, damaged.stdout + damaged.stderr);
+    assert.match(damaged.stdout, /damage/);
+  } finally {
+    spawnSync('umount', [parent]);
+  }
 });
