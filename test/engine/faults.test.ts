@@ -7,8 +7,10 @@ import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { FaultyFileSystem } from '../support/faulty-file-system.js';
+import { fillUntilNoSpace, mountSmallDisk } from '../support/full-disk.js';
 import { refReadDataFile } from '../support/reference-format.js';
 import { contentsOf, openDb, rejectsWithCode, tempDir } from './helpers.js';
+import type { Db } from '../../src/engine/db.js';
 
 const activePath = (dir: string, id = 1): string => join(dir, `${String(id).padStart(9, '0')}.data`);
 
@@ -174,3 +176,33 @@ test('a batch that fails part-way across files stays rejected after reopen, what
     await reopened.close();
   }
 });
+
+for (const sync of ['none', 'always'] as const) {
+  test(`sync '${sync}': a real disk filling up across file rotations loses nothing, and close() still succeeds`, async (t) => {
+    // Hooks run in the order added: the Db must be closed before the disk is unmounted.
+    let db: Db | undefined;
+    t.after(() => db?.close().catch(() => undefined));
+    const disk = mountSmallDisk(t, 2);
+    const dir = join(disk.mountPoint, 'db');
+    const warnings: string[] = [];
+    const options = { sync, dataFileBytesMax: 64 * 1024, logger: (entry: { level: string; msg: string }) => void (entry.level === 'warn' && warnings.push(entry.msg)) };
+    ({ db } = await openDb(dir, options));
+    // 3 KB values: the disk fills at some write, on a rotation or inside a file.
+    const value = Buffer.alloc(3000, 7);
+    const acknowledged = await fillUntilNoSpace(db, value, 100);
+    assert.ok(db.stat().dataFiles > 3, 'the writes crossed file rotations');
+    // The same write keeps failing cleanly while the disk is full.
+    await rejectsWithCode(db.put('more', value), 'CASKDB_NO_SPACE');
+    // The data is durable; close() must not report the seq-no file it could not write as a failure.
+    await db.close();
+    disk.grow(8);
+    ({ db } = await openDb(dir, options));
+    assert.equal(db.size, acknowledged.length);
+    for (const key of acknowledged) assert.deepEqual(db.get(key), value, key);
+    assert.equal(db.get('more'), undefined);
+    await db.put('after', 'room');
+    assert.deepEqual(db.get('after'), Buffer.from('room'));
+    await db.close();
+    assert.ok(warnings.every((msg) => msg.startsWith('seq-no not written at close')), warnings.join('; '));
+  });
+}
