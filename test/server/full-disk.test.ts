@@ -1,6 +1,7 @@
 // A full disk under a running server: writes get a RESP error naming CASKDB_NO_SPACE, the failed write is
 // not visible, reads and other clients go on, writes work again once there is room, and every
-// acknowledged write survives a SIGKILL and restart. The disk is a real tmpfs of a few MiB (tests run as root).
+// acknowledged write survives a clean stop on the full disk (exit 0), a SIGKILL and restarts. The disk is a
+// real tmpfs of a few MiB (tests run as root).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -46,12 +47,23 @@ for (const sync of ['everysec', 'always'] as const) {
       assert.equal(await reader.ping(), 'PONG');
       assert.equal(await writer.get(`k${acknowledged.at(-1)!}`), value(acknowledged.at(-1)!));
       assert.equal(await reader.dbsize(), acknowledged.length);
-      await assert.rejects(writer.set('still-full', value(0)), (e: Error) => /^ERR write failed \(CASKDB_NO_SPACE\)/.test(e.message));
+      const stillFull = (e: Error): boolean => /^ERR write failed \(CASKDB_NO_SPACE\)/.test(e.message);
+      await assert.rejects(writer.set('still-full', value(0)), stillFull);
+
+      // A clean stop on the full disk exits 0, and a restart there serves the data.
+      writer.disconnect();
+      reader.disconnect();
+      assert.equal(await server.stop(), 0, server.stderr());
+      server = await startServer(['--sync', sync], { dir });
+      const restarted = await connect();
+      assert.equal(await restarted.dbsize(), acknowledged.length);
+      assert.equal(await restarted.get(`k${acknowledged[0]!}`), value(acknowledged[0]!));
+      await assert.rejects(restarted.set('still-full', value(0)), stillFull);
 
       // Room again (the same disk, bigger): writes work without a restart.
       disk.grow(24);
-      assert.equal(await writer.set('after', 'room again'), 'OK');
-      assert.equal(await reader.get('after'), 'room again');
+      assert.equal(await restarted.set('after', 'room again'), 'OK');
+      assert.equal(await restarted.get('after'), 'room again');
 
       // Every acknowledged write survives a SIGKILL.
       await server.kill();
