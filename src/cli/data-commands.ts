@@ -3,6 +3,7 @@
 // key for get), 2 on a usage error. Each command opens the Db (taking the directory lock) and closes it.
 import { existsSync, statSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { dirname } from 'node:path';
 import { Db } from '../engine/db.js';
 import type { EngineStat } from '../engine/types.js';
 import { CaskError, ErrorCode } from '../util/errors.js';
@@ -63,13 +64,23 @@ export function command(name: string, help: string, body: (argv: string[]) => Pr
           return EXIT_USAGE;
         }
         if (error instanceof CaskError) {
-          process.stderr.write(`caskdb ${name}: ${error.message} [${error.code}]\n`);
+          process.stderr.write(failureText(name, error));
           return EXIT_FAILURE;
         }
         throw error;
       }
     },
   };
+}
+
+/** What a command prints when it fails with a typed error: the message and code, and a next step where there is an obvious one. */
+export function failureText(command: string, error: CaskError): string {
+  let text = `caskdb ${command}: ${error.message} [${error.code}]\n`;
+  // Damage in an engine file (not, say, a Raft log segment): `check` lists every damaged spot in its directory.
+  if (error.code === ErrorCode.Corruption && error.file !== undefined && /(\.data|hint-index|merge-finished|seq-no)$/.test(error.file)) {
+    text += `  the damaged data is left as it is; \`caskdb check --dir ${dirname(error.file)}\` lists every damaged spot\n`;
+  }
+  return text;
 }
 
 /** Decodes a key or value argument: UTF-8 text, or hex with --hex. */

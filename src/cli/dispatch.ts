@@ -1,5 +1,6 @@
 // Subcommand table for the CLI. Each entry is a module exporting `run(argv): Promise<number>`.
 import { CaskError } from '../util/errors.js';
+import { failureText } from './data-commands.js';
 
 export interface SubcommandModule {
   run(argv: string[]): Promise<number>;
@@ -51,9 +52,10 @@ export async function runCommand(argv: string[]): Promise<number> {
     return await module.run(rest);
   } catch (error) {
     if (error instanceof CaskError) {
-      process.stderr.write(`caskdb ${name}: ${error.message} [${error.code}]\n`);
+      process.stderr.write(failureText(name, error));
       return 1;
     }
     throw error;
   }
 }
+

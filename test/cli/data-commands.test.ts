@@ -3,7 +3,7 @@
 // 2 usage) and help for every command.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -144,6 +144,27 @@ test('an engine error exits 1 with its code: an empty key is CASKDB_EMPTY_KEY', 
   const result = await runCaskdb(['put', '--dir', dir, '', 'v']);
   assert.equal(result.code, 1);
   assert.match(result.stderr, /CASKDB_EMPTY_KEY/);
+});
+
+test('damage found on open exits 1 naming file and offset, leaves the file as it is, and points at caskdb check', async (t) => {
+  const dir = tempDir(t);
+  const writer = new RefDirWriter(dir, { fileBytesMax: 200 });
+  for (let i = 0; i < 10; i++) writer.put(`key-${i}`, `value-${i}`.repeat(4));
+  writer.flush();
+  const path = join(dir, '000000001.data');
+  const bytes = readFileSync(path);
+  bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0x40; // the last value byte of a sealed file
+  writeFileSync(path, bytes);
+  for (const args of [['get', '--dir', dir, 'key-1'], ['dump', '--dir', dir]]) {
+    const result = await runCaskdb(args);
+    assert.equal(result.code, 1, args.join(' '));
+    assert.match(result.stderr, new RegExp(`corruption in ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} at offset \\d+: crc mismatch \\[CASKDB_CORRUPTION\\]`));
+    assert.ok(result.stderr.includes(`\`caskdb check --dir ${dir}\` lists every damaged spot`), result.stderr);
+  }
+  assert.deepEqual(readFileSync(path), bytes, 'the damaged file is unchanged');
+  const check = await runCaskdb(['check', '--dir', dir]);
+  assert.equal(check.code, 1);
+  assert.match(check.stdout, /damage/);
 });
 
 test('reading commands on a missing directory exit 1 and create nothing; put creates it', async (t) => {
