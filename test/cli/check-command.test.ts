@@ -205,7 +205,7 @@ test('a finished merge waiting in <dir>-merge is checked as well', async (t) => 
   assert.match(damaged.stdout, /damage: .*db-merge\/000000001\.data offset 0: crc mismatch in the record of a hint/);
 });
 
-test('a directory on a read-only file system (a backup on read-only media) checks without the lock', async (t) => {
+test('a directory on a read-only file system (a backup on read-only media) checks without the lock; put says EROFS', async (t) => {
   const dir = tempDir(t);
   buildDirectory(dir);
   const parent = join(dir, '..');
@@ -221,6 +221,10 @@ test('a directory on a read-only file system (a backup on read-only media) check
     assert.equal(sound.code, 0, sound.stdout + sound.stderr);
     assert.match(sound.stdout, /result: ok/);
     assert.match(sound.stderr, /read-only file system; checking it without the directory lock/);
+    // A new database cannot be made there, and the error says why (Node's recursive mkdir says ENOENT).
+    const put = await runCaskdb(['put', '--dir', join(parent, 'new', 'db'), 'k', 'v']);
+    assert.equal(put.code, 1);
+    assert.match(put.stderr, /EROFS: read-only file system.*\[CASKDB_IO\]/);
     // Damage is still found there.
     spawnSync('umount', [parent]);
     flipByte(join(dir, '000000001.data'), refReadDataFile(dir, 1).records[1]!.offset + 5);
