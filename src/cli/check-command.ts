@@ -28,9 +28,10 @@ import { command, EXIT_FAILURE, EXIT_OK, parseCommandArgs, ProgressLine, require
 const CHECK_HELP = `usage: caskdb check --dir DIR [--strict] [--json]
 
 Verifies a data directory without modifying it: takes the directory lock (fails if a server or another
-process has the database open; on a read-only file system, where nothing can write, it goes without), then reads every data file, the hint file, merge-finished and seq-no,
-verifying every record's CRC and the structure recovery relies on (the batch seq prefix of every key,
-batch finish records, hint positions that point at intact records of the same key).
+process has the database open; on a read-only file system, where nothing can write, it goes without),
+then reads every data file, the hint file, merge-finished and seq-no, verifying every record's CRC and
+the structure recovery relies on (the batch seq prefix of every key, batch finish records, hint positions
+that point at intact records of the same key).
 Each problem is printed with its file and byte offset:
   damage   data that recovery would refuse or lose (open fails with CASKDB_CORRUPTION)
   torn     a record cut short (or damaged) at the very end of the last data file, as a crash leaves it;

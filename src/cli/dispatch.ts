@@ -58,4 +58,3 @@ export async function runCommand(argv: string[]): Promise<number> {
     throw error;
   }
 }
-

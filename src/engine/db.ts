@@ -749,8 +749,8 @@ export class Db implements KvEngine {
         this.writeSeqNo();
       } catch (error) {
         // Everything written is durable by now. seq-no only carries the last batch seq forward; without it the
-        // next open starts above the highest seq still in the data files, and a seq no record holds any more
-        // cannot be confused with one. A full disk must not make close() look like a loss.
+        // next open starts above the highest seq still in the data files, and reusing a seq that no record
+        // holds any more is harmless. A full disk must not make close() look like a loss.
         if (!isCaskError(error, ErrorCode.NoSpace)) firstError = error;
         else this.options.logger({ level: 'warn', msg: 'seq-no not written at close: the disk is full; the next open takes the batch seq from the data files', error: error.message });
       }
