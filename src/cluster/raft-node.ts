@@ -75,8 +75,39 @@ const PEERS_FILE = 'peers.json';
 /** How long an automatic snapshot waits after one failed (a full disk, say) before it is tried again. */
 const SNAPSHOT_RETRY_MS = 10_000;
 
+/** A file name inside a snapshot directory: no separators, and never '.' or '..'. */
+export const SNAPSHOT_FILE_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
+
+/**
+ * The snapshot descriptor carried in a snapshot's data. It arrives from a peer, so it is checked before its
+ * file names become paths: a name like '../../x' would otherwise make the fetch write outside the snapshot
+ * directory. Throws CASKDB_CORRUPTION for anything else.
+ */
 export function decodeDescriptor(data: Uint8Array): SnapshotDescriptor {
-  return JSON.parse(Buffer.from(data).toString('utf8')) as SnapshotDescriptor;
+  const bad = (why: string): CaskError => new CaskError(ErrorCode.Corruption, `snapshot descriptor: ${why}`);
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(data).toString('utf8'));
+  } catch {
+    throw bad('not JSON');
+  }
+  const d = value as { index?: unknown; files?: unknown; peers?: unknown } | null;
+  if (d === null || typeof d !== 'object') throw bad('not an object');
+  if (typeof d.index !== 'number' || !Number.isSafeInteger(d.index) || d.index < 1) throw bad(`index ${JSON.stringify(d.index)}`);
+  if (!Array.isArray(d.files)) throw bad('no file list');
+  const files = d.files.map((f: unknown) => {
+    const { name, size } = (f ?? {}) as { name?: unknown; size?: unknown };
+    if (typeof name !== 'string' || !SNAPSHOT_FILE_NAME.test(name)) throw bad(`file name ${JSON.stringify(name)}`);
+    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw bad(`size ${JSON.stringify(size)} of ${name}`);
+    return { name, size };
+  });
+  const peers: Record<string, string> = {};
+  if (d.peers === null || typeof d.peers !== 'object') throw bad('no peer list');
+  for (const [id, address] of Object.entries(d.peers as Record<string, unknown>)) {
+    if (!/^[1-9][0-9]*$/.test(id) || typeof address !== 'string') throw bad(`peer ${JSON.stringify(id)}`);
+    peers[id] = address;
+  }
+  return { index: d.index, files, peers };
 }
 
 export class RaftNode {
@@ -460,15 +491,21 @@ export class RaftNode {
   }
 
   private async serveSnapshotChunk(req: SnapshotChunkRequest): Promise<{ header: SnapshotChunkHeader; data: Buffer }> {
-    if (!/^[A-Za-z0-9._-]+$/.test(req.file)) throw new Error(`bad file name ${req.file}`);
-    const path = join(this.snapshotsDir, String(req.index), req.file);
+    // The request comes off the network as JSON: every field is checked before it becomes part of a path
+    // (an index of '../..' or a file of '..' must not reach outside the snapshot's own directory).
+    const { index, file, offset, length } = req as { index: unknown; file: unknown; offset: unknown; length: unknown };
+    if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 1) throw new Error(`bad snapshot index ${JSON.stringify(index)}`);
+    if (typeof file !== 'string' || !SNAPSHOT_FILE_NAME.test(file)) throw new Error(`bad file name ${JSON.stringify(file)}`);
+    if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) throw new Error(`bad offset ${JSON.stringify(offset)}`);
+    if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0) throw new Error(`bad length ${JSON.stringify(length)}`);
+    const path = join(this.snapshotsDir, String(index), file);
     const fh = await fs.promises.open(path, 'r');
     try {
       const size = (await fh.stat()).size;
-      const length = Math.max(0, Math.min(req.length, SNAPSHOT_CHUNK_BYTES, size - req.offset));
-      const data = Buffer.allocUnsafe(length);
-      const { bytesRead } = await fh.read(data, 0, length, req.offset);
-      return { header: { file: req.file, offset: req.offset, size }, data: data.subarray(0, bytesRead) };
+      const chunk = Math.max(0, Math.min(length, SNAPSHOT_CHUNK_BYTES, size - offset));
+      const data = Buffer.allocUnsafe(chunk);
+      const { bytesRead } = await fh.read(data, 0, chunk, offset);
+      return { header: { file, offset, size }, data: data.subarray(0, bytesRead) };
     } finally {
       await fh.close();
     }
