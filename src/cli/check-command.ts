@@ -168,7 +168,7 @@ export async function checkDirectory(fs: FileSystem, dir: string, onProgress: (t
     if (boundary > 0) {
       const hintPath = join(dir, HINT_FILE_NAME);
       if (names.includes(HINT_FILE_NAME)) await checkHintFile(fs, hintPath, files, boundary, report, problem);
-      else if (mergedRecords > 0) problem('damage', hintPath, undefined, `merge-finished says files below ${boundary} are merged, but the hint file that indexes them is missing`);
+      else if (mergedRecords > 0) problem('warning', hintPath, undefined, `merge-finished says files below ${boundary} are merged, but the hint file that indexes them is missing; open scans the merged files instead`);
     }
   } finally {
     for (const file of files.values()) file.close();
@@ -214,7 +214,7 @@ async function checkHintFile(
       const key = record.buffer.subarray(record.keyStart, record.keyEnd);
       const position = decodePosition(record.buffer.subarray(record.keyEnd, record.valueEnd));
       if (position === undefined) {
-        problem('damage', path, record.offset, 'the hint record holds no valid position');
+        problem('damage', path, record.offset, 'the hint record holds no valid position (remove the hint file and open again to rebuild the index from the merged files)');
         return;
       }
       const where = `hint for key ${key.toString('hex')} points at file ${position.fileId} offset ${position.offset}`;
@@ -239,7 +239,7 @@ async function checkHintFile(
         problem('damage', path, record.offset, `${where}, which holds a different key or is not a put`);
       }
     });
-    if (result.damage !== undefined) problem('damage', path, result.damage.offset, `hint file: ${result.damage.reason}`);
+    if (result.damage !== undefined) problem('damage', path, result.damage.offset, `hint file: ${result.damage.reason} (remove the hint file and open again to rebuild the index from the merged files)`);
   } finally {
     hint.close();
   }

@@ -255,15 +255,18 @@ async function loadHintFile(fs: FileSystem, path: string, index: KeyIndex): Prom
         position.offset > 0xffffffff ||
         position.fileId > 0xffffffff
       ) {
-        throw corruption(path, record.offset, 'hint record holds no valid position');
+        throw corruption(path, record.offset, `hint record holds no valid position${HINT_REBUILD}`);
       }
       index.setBytes(record.buffer, record.keyStart, record.keyEnd, position.fileId, position.offset, position.size);
     });
-    if (result.damage !== undefined) throw corruption(path, result.damage.offset, result.damage.reason);
+    if (result.damage !== undefined) throw corruption(path, result.damage.offset, `${result.damage.reason}${HINT_REBUILD}`);
   } finally {
     file.close();
   }
 }
+
+/** What a damaged hint file's error adds: the way out, since the hint holds nothing the merged files do not. */
+const HINT_REBUILD = ' (the hint file only indexes the merged data files: remove it and open again to index them by scanning)';
 
 /** Decides what damage found by a scan means: a torn tail to cut, or corruption to report. */
 function judgeDamage(
@@ -303,12 +306,23 @@ export async function recover(fs: FileSystem, dir: string, truncateCorruptTail: 
   const names = fs.readdir(dir);
   // A per-process hash seed, so keys chosen by a client cannot be made to collide on purpose.
   const index = new KeyIndex(randomInt(0x7fffffff));
-  const applier = new RecordApplier(index);
+  // Files below `boundary` are merged: never appended to again. Those below `hinted` are indexed from the
+  // hint file instead of being scanned.
   let boundary = 0;
+  let hinted = 0;
   if (names.includes(MERGE_FINISHED_FILE_NAME)) {
     boundary = await readMarkerFile(fs, join(dir, MERGE_FINISHED_FILE_NAME), MERGE_FINISHED_KEY);
+    hinted = boundary;
+    // The hint file is derived from the merged files (one position per record in them). Without it, scan
+    // the merged files instead: skipping them, as the reference design does, would silently lose their keys.
+    // A damaged hint file still fails the open (CASKDB_CORRUPTION), like damage anywhere else.
     if (names.includes(HINT_FILE_NAME)) await loadHintFile(fs, join(dir, HINT_FILE_NAME), index);
+    else {
+      if (dataFileIds(names).some((id) => id < boundary)) logger({ level: 'warn', msg: 'no hint file for the merged data files; scanning them instead', dir });
+      hinted = 0;
+    }
   }
+  const applier = new RecordApplier(index);
   if (names.includes(SEQ_NO_FILE_NAME)) applier.lastSeq = await readMarkerFile(fs, join(dir, SEQ_NO_FILE_NAME), SEQ_NO_KEY);
 
   const ids = dataFileIds(names);
@@ -321,14 +335,15 @@ export async function recover(fs: FileSystem, dir: string, truncateCorruptTail: 
       const path = dataFilePath(dir, id);
       const file = fs.openFile(path, { writable: isLast, create: false, appendLog: isLast });
       files.set(id, file);
-      if (id < boundary) {
+      if (id < hinted) {
         diskBytes += file.size();
         continue;
       }
       const result = await scanRecords(file, (record) => {
         applier.onRecord(record.type, record.buffer, record.keyStart, record.keyEnd, id, record.offset, record.size, path);
       });
-      judgeDamage(file, result, isLast, truncateCorruptTail, logger);
+      // A merged file was fsynced whole before merge-finished: damage there is never a torn write.
+      judgeDamage(file, result, isLast && id >= boundary, truncateCorruptTail, logger);
       if (isLast) {
         activeOffset = result.validEnd;
         if (result.stop === 'zero' && result.fileSize > result.validEnd) {

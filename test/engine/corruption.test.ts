@@ -3,7 +3,7 @@
 // mismatch found by a read fails that read the same way. Only truncateCorruptTail cuts such damage.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openSync, readFileSync, statSync, writeSync, closeSync, truncateSync } from 'node:fs';
+import { existsSync, openSync, readFileSync, rmSync, statSync, writeSync, closeSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { refReadDataFile } from '../support/reference-format.js';
 import { contentsOf, openDb, rejectsWithCode, tempDir, throwsWithCode } from './helpers.js';
@@ -123,6 +123,7 @@ test('a damaged hint file or merge-finished marker fails the open with CASKDB_CO
   flipByte(hint, statSync(hint).size - 1);
   const error = await rejectsWithCode(openDb(dir), 'CASKDB_CORRUPTION');
   assert.equal(error.file, hint);
+  assert.match(error.message, /remove it and open again/);
   flipByte(hint, statSync(hint).size - 1);
   await (await openDb(dir)).db.close();
 
@@ -130,6 +131,32 @@ test('a damaged hint file or merge-finished marker fails the open with CASKDB_CO
   flipByte(marker, 6);
   const markerError = await rejectsWithCode(openDb(dir), 'CASKDB_CORRUPTION');
   assert.equal(markerError.file, marker);
+});
+
+test('without its hint file a merged directory opens by scanning the merged files: no key is lost', async (t) => {
+  const dir = tempDir(t);
+  let { db } = await openDb(dir, { dataFileBytesMax: 512, mergeRatio: 0 });
+  for (let i = 0; i < 60; i++) await db.put(`k${i % 20}`, Buffer.alloc(60, i));
+  await db.delete('k3');
+  await db.merge();
+  await db.put('k5', 'after the merge');
+  const expected = contentsOf(db).map(([k, v]) => [k, v.toString('hex')]);
+  await db.close();
+  rmSync(join(dir, 'hint-index'));
+  const warnings: string[] = [];
+  ({ db } = await openDb(dir, { dataFileBytesMax: 512, mergeRatio: 0, logger: (entry) => void (entry.level === 'warn' && warnings.push(entry.msg)) }));
+  assert.deepEqual(contentsOf(db).map(([k, v]) => [k, v.toString('hex')]), expected);
+  assert.equal(db.size, 19);
+  assert.deepEqual(warnings, ['no hint file for the merged data files; scanning them instead']);
+  // Writes go on in a new file, never into a merged one; a merge then writes a new hint file.
+  await db.put('k0', 'new');
+  await db.merge();
+  await db.close();
+  assert.ok(existsSync(join(dir, 'hint-index')));
+  ({ db } = await openDb(dir));
+  assert.deepEqual(db.get('k0'), Buffer.from('new'));
+  assert.equal(db.size, 19);
+  await db.close();
 });
 
 test('a crash in the middle of a large random value is a torn tail, found in time linear in its size', async (t) => {
