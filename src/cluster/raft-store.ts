@@ -93,6 +93,8 @@ function namedKeys(m: Mutation): Buffer[] | 'all' {
       return [...m.keys];
     case 'rename':
       return [m.key, m.newKey];
+    case 'copy':
+      return [m.newKey];
     case 'exec': {
       const out: Buffer[] = [];
       for (const argv of m.commands) {

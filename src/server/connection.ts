@@ -113,8 +113,8 @@ export class Connection implements ClientInfo {
   private pausedForOutput = false;
   private pausedForReplies = false;
   closed = false;
-  private readonly remote: string;
-  private readonly local: string;
+  readonly addr: string;
+  readonly laddr: string;
 
   constructor(
     readonly id: number,
@@ -123,8 +123,8 @@ export class Connection implements ClientInfo {
     private readonly onClose: (conn: Connection) => void,
   ) {
     this.parser = new RespParser(ctx.parserLimits);
-    this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
-    this.local = `${socket.localAddress}:${socket.localPort}`;
+    this.addr = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.laddr = `${socket.localAddress}:${socket.localPort}`;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.onDrain());
@@ -132,7 +132,7 @@ export class Connection implements ClientInfo {
     socket.on('close', () => this.handleClose());
     socket.on('timeout', () => {
       ctx.stats.timeoutDisconnects++;
-      ctx.log.debug('closing idle client', { client: id, addr: this.remote });
+      ctx.log.debug('closing idle client', { client: id, addr: this.addr });
       socket.destroy();
     });
     this.applyTimeout();
@@ -149,7 +149,7 @@ export class Connection implements ClientInfo {
     const error = this.parser.feed(chunk, this.onCommandBound);
     if (error !== undefined) {
       this.ctx.stats.protocolErrors++;
-      this.ctx.log.info('protocol error, closing client', { client: this.id, addr: this.remote, error: error.message });
+      this.ctx.log.info('protocol error, closing client', { client: this.id, addr: this.addr, error: error.message });
       this.push(new ReplyError(`ERR ${error.message}`));
       this.closeAfterReplies = true;
       this.socket.pause();
@@ -403,7 +403,7 @@ export class Connection implements ClientInfo {
       if (limit > 0 && queued > limit) {
         this.ctx.stats.outputLimitDisconnects++;
         this.ctx.log.warn('client output buffer limit reached, closing client', {
-          client: this.id, addr: this.remote, queuedBytes: queued, limit: 'client-output-buffer-limit', limitBytes: limit,
+          client: this.id, addr: this.addr, queuedBytes: queued, limit: 'client-output-buffer-limit', limitBytes: limit,
         });
         this.socket.destroy();
         return;
@@ -437,6 +437,11 @@ export class Connection implements ClientInfo {
     this.scheduleFlush();
   }
 
+  kill(): void {
+    this.ctx.log.info('client killed (CLIENT KILL)', { client: this.id, addr: this.addr });
+    this.socket.destroy();
+  }
+
   /** Resolves once every reply owed has been handed to the socket. */
   async settle(deadlineMs = Date.now() + 10_000): Promise<void> {
     while (this.pendingReplies > 0 && !this.closed && Date.now() < deadlineMs) await new Promise((r) => setTimeout(r, 5));
@@ -454,7 +459,7 @@ export class Connection implements ClientInfo {
   describe(): string {
     const now = Date.now();
     return [
-      `id=${this.id}`, `addr=${this.remote}`, `laddr=${this.local}`, 'fd=-1', `name=${this.name}`,
+      `id=${this.id}`, `addr=${this.addr}`, `laddr=${this.laddr}`, 'fd=-1', `name=${this.name}`,
       `age=${Math.floor((now - this.createdAtMs) / 1000)}`, `idle=${Math.floor((now - this.lastCommandAtMs) / 1000)}`,
       `flags=${this.multi !== undefined ? 'x' : 'N'}`, 'db=0', 'sub=0', 'psub=0', 'ssub=0',
       `multi=${this.multi?.length ?? -1}`, `qbuf=${this.parser.bufferedBytes}`, 'qbuf-free=0', 'argv-mem=0', 'multi-mem=0',

@@ -19,7 +19,13 @@ export interface ServerStats {
 
 export interface ClientInfo {
   readonly id: number;
+  /** The client's address and the server address it connected to, as `ip:port`. */
+  readonly addr: string;
+  readonly laddr: string;
+  readonly createdAtMs: number;
   describe(): string;
+  /** CLIENT KILL: closes the connection (after the reply in flight, when a client kills itself). */
+  kill(): void;
 }
 
 export interface ServerContext {
@@ -33,6 +39,8 @@ export interface ServerContext {
   readonly startedAtMs: number;
   readonly clients: ReadonlyMap<number, ClientInfo>;
   readonly address: { host: string; port: number };
+  /** Unix time in ms of the last completed SAVE or BGSAVE, or of the start (LASTSAVE). */
+  lastSaveAtMs: number;
   /** Applies a validated run-time config change (CONFIG SET). */
   applyConfig(key: keyof ServerConfig, value: string | number): void;
   /** Starts a graceful shutdown (SHUTDOWN command). */

@@ -44,6 +44,7 @@ function buildSections(ctx: ServerContext): Record<string, Section> {
       aof_enabled: 1,
       caskdb_sync: ctx.config.sync,
       rdb_bgsave_in_progress: 0,
+      rdb_last_save_time: Math.floor(ctx.lastSaveAtMs / 1000),
       aof_rewrite_in_progress: stat.merging ? 1 : 0,
     },
     stats: {

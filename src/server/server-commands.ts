@@ -1,6 +1,6 @@
 // Connection, transaction and server commands (everything that is not a data command): PING ECHO QUIT
-// HELLO SELECT AUTH CLIENT COMMAND MULTI EXEC DISCARD WATCH UNWATCH INFO MEMORY CONFIG TIME SAVE BGSAVE
-// BGREWRITEAOF SHUTDOWN. Replies and error texts follow Redis 7 so client libraries classify them.
+// HELLO SELECT AUTH CLIENT (incl. KILL) COMMAND MULTI EXEC DISCARD WATCH UNWATCH INFO MEMORY CONFIG TIME
+// SAVE BGSAVE LASTSAVE BGREWRITEAOF SHUTDOWN. Replies and error texts follow Redis 7 so client libraries classify them.
 import { diskKeyLength, recordLength } from '../codec/record.js';
 import { coerceValue } from '../config/load-config.js';
 import { CONFIG_KEYS, KEY_SPECS, type ServerConfig } from '../config/schema.js';
@@ -11,7 +11,7 @@ import { parseInt64 } from '../store/numbers.js';
 import { PendingReply } from '../store/pending-reply.js';
 import { version } from '../util/version.js';
 import type { Connection } from './connection.js';
-import type { ServerContext } from './context.js';
+import type { ClientInfo, ServerContext } from './context.js';
 import { REDIS_COMPAT_VERSION, renderInfo } from './info.js';
 
 /** A command that sends nothing back (SHUTDOWN closes the connection instead). */
@@ -148,12 +148,102 @@ define('client', -2, [], 'Client connection commands.', (conn, a, ctx) => {
       else return new ReplyError(`ERR Unrecognized option '${a[2]!.toString('latin1')}'`);
       return 'OK';
     }
+    case 'kill':
+      return clientKill(conn, a, ctx);
     case 'help':
-      return ['CLIENT <subcommand>', 'ID', 'INFO', 'LIST', 'GETNAME', 'SETNAME <name>', 'SETINFO <attr> <value>'].map(bulk);
+      return [
+        'CLIENT <subcommand>', 'ID', 'INFO', 'LIST', 'GETNAME', 'SETNAME <name>', 'SETINFO <attr> <value>',
+        'KILL <ip:port>', 'KILL <option> <value> [<option> <value> [...]]',
+        '    Options: ID <client-id>, ADDR <ip:port>, LADDR <ip:port>, TYPE normal, USER default, SKIPME yes|no, MAXAGE <seconds>',
+      ].map(bulk);
     default:
       return unknownSubcommand(a);
   }
 }, { group: 'connection' });
+
+interface KillFilter {
+  id?: number;
+  addr?: string;
+  laddr?: string;
+  maxAgeS?: number;
+  skipMe: boolean;
+  /** TYPE or USER named something no caskdb client can be (every client is a normal one of user default). */
+  matchesNone: boolean;
+}
+
+/**
+ * CLIENT KILL, both of Redis's forms: `CLIENT KILL ip:port` (OK, or an error when no client has that
+ * address) and `CLIENT KILL <filter> <value> ...` (the number of clients closed; SKIPME defaults to yes).
+ * A client that kills itself gets its reply first, as in Redis.
+ */
+function clientKill(conn: Connection, a: readonly Buffer[], ctx: ServerContext): Reply {
+  if (a.length < 3) return subArity(a, false)!;
+  if (a.length === 3) {
+    const addr = a[2]!.toString('latin1');
+    const target = [...ctx.clients.values()].find((c) => c.addr === addr);
+    if (target === undefined) return new ReplyError('ERR No such client');
+    killClient(conn, target);
+    return 'OK';
+  }
+  if (a.length % 2 !== 0) return ERR_SYNTAX;
+  const filter: KillFilter = { skipMe: true, matchesNone: false };
+  for (let i = 2; i < a.length; i += 2) {
+    const option = lower(a[i]);
+    const value = a[i + 1]!.toString('latin1');
+    switch (option) {
+      case 'id': {
+        const id = parseInt64(a[i + 1]!);
+        if (id === undefined || id <= 0n) return new ReplyError('ERR client-id should be greater than 0');
+        filter.id = Number(id);
+        break;
+      }
+      case 'addr':
+        filter.addr = value;
+        break;
+      case 'laddr':
+        filter.laddr = value;
+        break;
+      case 'maxage': {
+        const age = parseInt64(a[i + 1]!);
+        if (age === undefined || age < 0n) return new ReplyError('ERR value is not an integer or out of range');
+        filter.maxAgeS = Number(age);
+        break;
+      }
+      case 'skipme': {
+        const yes = value.toLowerCase();
+        if (yes !== 'yes' && yes !== 'no') return ERR_SYNTAX;
+        filter.skipMe = yes === 'yes';
+        break;
+      }
+      case 'type': {
+        const type = value.toLowerCase();
+        if (!['normal', 'master', 'replica', 'slave', 'pubsub'].includes(type)) return new ReplyError(`ERR Unknown client type '${value}'`);
+        if (type !== 'normal') filter.matchesNone = true;
+        break;
+      }
+      case 'user':
+        if (value !== 'default') return new ReplyError(`ERR No such user '${value}'`);
+        break;
+      default:
+        return ERR_SYNTAX;
+    }
+  }
+  if (filter.matchesNone) return 0;
+  const now = Date.now();
+  const targets = [...ctx.clients.values()].filter((c) =>
+    (filter.id === undefined || c.id === filter.id) &&
+    (filter.addr === undefined || c.addr === filter.addr) &&
+    (filter.laddr === undefined || c.laddr === filter.laddr) &&
+    (filter.maxAgeS === undefined || now - c.createdAtMs >= filter.maxAgeS * 1000) &&
+    !(filter.skipMe && c.id === conn.id));
+  for (const target of targets) killClient(conn, target);
+  return targets.length;
+}
+
+function killClient(caller: Connection, target: ClientInfo): void {
+  if (target.id === caller.id) caller.closeAfterPending();
+  else target.kill();
+}
 
 // --- COMMAND ---------------------------------------------------------------------------------------
 
@@ -343,12 +433,21 @@ define('time', 1, ['fast'], 'Returns the server time.', () => {
   return [bulk(String(us / 1_000_000n)), bulk(String(us % 1_000_000n))];
 });
 
-define('save', 1, [], 'Flushes written data to disk (fsync).', (_c, _a, ctx) => ctx.store.sync().then(() => 'OK' as const), { ordered: true });
+define('save', 1, [], 'Flushes written data to disk (fsync).', (_c, _a, ctx) => ctx.store.sync().then(() => {
+  ctx.lastSaveAtMs = Date.now();
+  return 'OK' as const;
+}), { ordered: true });
 
-define('bgsave', -1, [], 'Flushes written data to disk in the background.', (_c, _a, ctx) => {
-  ctx.store.sync().catch((error: unknown) => ctx.log.error('background sync failed', { error: (error as Error).message }));
+define('bgsave', -1, [], 'Flushes written data to disk in the background.', (_c, a, ctx) => {
+  if (a.length > 2 || (a.length === 2 && lower(a[1]) !== 'schedule')) return ERR_SYNTAX;
+  ctx.store.sync().then(
+    () => (ctx.lastSaveAtMs = Date.now()),
+    (error: unknown) => ctx.log.error('background sync failed', { error: (error as Error).message }),
+  );
   return 'Background saving started';
 });
+
+define('lastsave', 1, ['fast'], 'Unix time of the last completed SAVE or BGSAVE (or of the server start).', (_c, _a, ctx) => Math.floor(ctx.lastSaveAtMs / 1000));
 
 define('bgrewriteaof', 1, [], 'Compacts the data files (merge) in the background.', (_c, _a, ctx) => {
   const merge = ctx.store.merge;

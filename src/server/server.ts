@@ -35,6 +35,7 @@ export class CaskServer implements ServerContext {
   };
   readonly parserLimits: ParserLimits;
   readonly startedAtMs = Date.now();
+  lastSaveAtMs = this.startedAtMs;
   readonly clients = new Map<number, Connection>();
   address = { host: '', port: 0 };
   private readonly net: net.Server;

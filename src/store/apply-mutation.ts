@@ -1,6 +1,6 @@
 // Evaluates a mutation against the current state: pure, synchronous and deterministic. It returns the
 // WriteOps to commit (as one atomic write) and the client's reply; it never writes itself. Every
-// read-modify-write (INCR, APPEND, MSETNX, RENAME, EXEC, WATCH checks) is decided here, at apply time.
+// read-modify-write (INCR, APPEND, MSETNX, RENAME, COPY, EXEC, WATCH checks) is decided here, at apply time.
 import type { WriteOp } from '../engine/types.js';
 import { NIL_ARRAY, ReplyError, type Reply } from '../resp/reply.js';
 import { DirectView, OverlayView, type KvView, type MutableView } from './kv-view.js';
@@ -25,6 +25,7 @@ export const ERR_NOT_FLOAT = new ReplyError('ERR value is not a valid float');
 export const ERR_SYNTAX = new ReplyError('ERR syntax error');
 const ERR_OVERFLOW = new ReplyError('ERR increment or decrement would overflow');
 const ERR_NO_SUCH_KEY = new ReplyError('ERR no such key');
+const ERR_SAME_OBJECT = new ReplyError('ERR source and destination objects are the same');
 const ERR_TOO_BIG = new ReplyError('ERR string exceeds maximum allowed size (proto-max-bulk-len)');
 
 export function applyMutation(state: KvView, m: Mutation, ctx: ApplyContext): ApplyResult {
@@ -140,6 +141,14 @@ function applyTo(view: MutableView, m: Exclude<Mutation, { op: 'exec' }>, ctx: A
       view.put(m.newKey, value);
       view.del(m.key);
       return m.nx ? 1 : 'OK';
+    }
+    case 'copy': {
+      const value = view.get(m.key);
+      if (value === undefined) return 0;
+      if (m.key.equals(m.newKey)) return ERR_SAME_OBJECT;
+      if (!m.replace && view.has(m.newKey)) return 0;
+      view.put(m.newKey, value);
+      return 1;
     }
     case 'flushall':
       view.clear();

@@ -260,6 +260,51 @@ define('rename', { arity: 3, flags: ['write'], group: 'generic', summary: 'Renam
 define('renamenx', { arity: 3, flags: ['write', 'fast'], group: 'generic', summary: 'Renames a key if the new name is free.', lastKey: 2,
   parse: (a) => write({ op: 'rename', key: a[1]!, newKey: a[2]!, nx: true }) });
 
+define('copy', { arity: -3, flags: ['write', 'denyoom'], group: 'generic', summary: 'Copies the value of a key to a new key.', lastKey: 2, since: '6.2.0',
+  parse: (a) => {
+    let replace = false;
+    for (let i = 3; i < a.length; i++) {
+      const option = lower(a[i]!);
+      if (option === 'replace') replace = true;
+      else if (option === 'db' && i + 1 < a.length) {
+        const db = parseInt64(a[++i]!);
+        if (db === undefined) return ERR_NOT_INTEGER;
+        if (db !== 0n) return new ReplyError('ERR DB index is out of range');
+      } else return ERR_SYNTAX;
+    }
+    return write({ op: 'copy', key: a[1]!, newKey: a[2]!, replace });
+  } });
+define('touch', { arity: -2, flags: ['readonly', 'fast'], group: 'generic', summary: 'Counts the given keys that exist (caskdb keeps no access times).', lastKey: -1, since: '3.2.1',
+  parse: (a) => read((v) => a.slice(1).reduce((n, k) => n + (v.has(k) ? 1 : 0), 0)) });
+
+/** OBJECT ENCODING names the encoding Redis would pick for the value, so tools that branch on it behave. */
+function redisEncoding(value: Buffer): string {
+  if (value.length <= 20 && parseInt64(value) !== undefined && BigInt(value.toString('latin1')).toString() === value.toString('latin1')) return 'int';
+  return value.length <= 44 ? 'embstr' : 'raw';
+}
+define('object', { arity: -2, flags: ['readonly'], group: 'generic', summary: 'Inspects a key: ENCODING, REFCOUNT (FREQ and IDLETIME are not tracked).', firstKey: 2, lastKey: 2, since: '2.2.3',
+  parse: (a) => {
+    const sub = lower(a[1]!);
+    if (sub === 'help') {
+      return a.length === 2
+        ? read(() => ['OBJECT <subcommand> [<arg> ...]', 'ENCODING <key>', 'REFCOUNT <key>', 'FREQ <key>', 'IDLETIME <key>', 'HELP'].map((line) => Buffer.from(line)))
+        : new ReplyError("ERR wrong number of arguments for 'object|help' command");
+    }
+    if (!['encoding', 'refcount', 'freq', 'idletime'].includes(sub)) {
+      return new ReplyError(`ERR unknown subcommand '${a[1]!.toString('latin1').slice(0, 128)}'. Try OBJECT HELP.`);
+    }
+    if (a.length !== 3) return new ReplyError(`ERR wrong number of arguments for 'object|${sub}' command`);
+    return read((v) => {
+      const value = v.get(a[2]!);
+      if (value === undefined) return null;
+      if (sub === 'encoding') return Buffer.from(redisEncoding(value));
+      if (sub === 'refcount') return 1;
+      // Redis answers these two only under an LFU or LRU eviction policy; caskdb evicts nothing.
+      if (sub === 'freq') return new ReplyError('ERR An LFU maxmemory policy is not selected, access frequency not tracked (caskdb keeps no access statistics).');
+      return new ReplyError('ERR caskdb keeps no access times: OBJECT IDLETIME is not tracked.');
+    });
+  } });
+
 function flush(a: readonly Buffer[]): ParsedCommand | ReplyError {
   if (a.length > 2) return ERR_SYNTAX;
   if (a.length === 2 && lower(a[1]!) !== 'async' && lower(a[1]!) !== 'sync') return ERR_SYNTAX;

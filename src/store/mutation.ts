@@ -21,6 +21,8 @@ export type Mutation =
   | { readonly op: 'append'; readonly key: Buffer; readonly value: Buffer }
   | { readonly op: 'setrange'; readonly key: Buffer; readonly offset: number; readonly value: Buffer }
   | { readonly op: 'rename'; readonly key: Buffer; readonly newKey: Buffer; readonly nx: boolean }
+  /** COPY: the value of `key` to `newKey`; an existing `newKey` is overwritten only with `replace`. */
+  | { readonly op: 'copy'; readonly key: Buffer; readonly newKey: Buffer; readonly replace: boolean }
   | { readonly op: 'flushall' }
   /** MULTI/EXEC: the queued commands (reads included) applied as one atomic batch, unless a watched key changed. */
   | { readonly op: 'exec'; readonly commands: ReadonlyArray<readonly Buffer[]>; readonly watch: readonly WatchedKey[] };
@@ -28,7 +30,7 @@ export type Mutation =
 export type MutationOp = Mutation['op'];
 
 const OP_CODES: Record<MutationOp, number> = {
-  set: 1, setnx: 2, mset: 3, del: 4, getdel: 5, incrby: 6, incrbyfloat: 7, append: 8, setrange: 9, rename: 10, flushall: 11, exec: 12,
+  set: 1, setnx: 2, mset: 3, del: 4, getdel: 5, incrby: 6, incrbyfloat: 7, append: 8, setrange: 9, rename: 10, flushall: 11, exec: 12, copy: 13,
 };
 
 class Writer {
@@ -130,6 +132,11 @@ export function encodeMutation(m: Mutation): Buffer {
       w.bytes(m.key);
       w.bytes(m.newKey);
       break;
+    case 'copy':
+      w.u8(m.replace ? 1 : 0);
+      w.bytes(m.key);
+      w.bytes(m.newKey);
+      break;
     case 'flushall':
       break;
     case 'exec':
@@ -204,6 +211,11 @@ export function decodeMutation(buf: Buffer): Mutation {
     case 11:
       m = { op: 'flushall' };
       break;
+    case 13: {
+      const replace = r.u8() === 1;
+      m = { op: 'copy', key: r.bytes(), newKey: r.bytes(), replace };
+      break;
+    }
     case 12: {
       const n = r.u32();
       const commands: Buffer[][] = [];

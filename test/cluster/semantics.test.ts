@@ -1,5 +1,6 @@
 // Command semantics in mode raft on a 3-node cluster: any node accepts any command (followers forward writes
-// and linearizable reads), MULTI/EXEC is one atomic log entry, WATCH aborts on a concurrent change, READONLY
+// and linearizable reads), MULTI/EXEC is one atomic log entry, WATCH aborts on a concurrent change (COPY
+// changes only its destination), READONLY
 // gives stale local reads per connection, INFO has a raft section, and without a majority commands wait for
 // raft.request-timeout-ms and then fail with CLUSTERDOWN.
 import assert from 'node:assert/strict';
@@ -45,6 +46,22 @@ describe('raft mode semantics', () => {
       assert.equal(await a.call(['multi']), 'OK');
       assert.equal(await a.call(['set', 'w', 'mine']), 'QUEUED');
       assert.deepEqual(await a.call(['exec']), ['OK']);
+
+      // COPY through a follower changes only its destination: a WATCH on the source survives it, one on
+      // the destination aborts.
+      assert.equal(await a.call(['copy', 'm1', 'm1-copy']), 1);
+      assert.equal(await b.call(['get', 'm1-copy']), 'a');
+      assert.equal(await a.call(['watch', 'm1']), 'OK');
+      assert.equal(await b.call(['copy', 'm1', 'm1-copy2']), 1);
+      assert.equal(await a.call(['multi']), 'OK');
+      assert.equal(await a.call(['set', 'm1', 'b']), 'QUEUED');
+      assert.deepEqual(await a.call(['exec']), ['OK']);
+      assert.equal(await a.call(['watch', 'm1-copy']), 'OK');
+      assert.equal(await b.call(['copy', 'm1', 'm1-copy', 'replace']), 1);
+      assert.equal(await a.call(['multi']), 'OK');
+      assert.equal(await a.call(['set', 'm1-copy', 'mine']), 'QUEUED');
+      assert.equal(await a.call(['exec']), null);
+      assert.equal(await b.call(['get', 'm1-copy']), 'b');
 
       // INFO raft.
       const info = (await cluster.info(f1))!;

@@ -58,6 +58,53 @@ describe('connection commands', () => {
     await rejects(redis.client('SETNAME', 'a b'), 'ERR Client names cannot contain spaces, newlines or special characters.');
   });
 
+  test('CLIENT KILL by address (old form) and by filters; a client killing itself gets its reply first', async () => {
+    const victim = new Redis({ port: server.port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const killer = new Redis({ port: server.port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    try {
+      await victim.connect();
+      await killer.connect();
+      const closed = (r: Redis) => new Promise<void>((resolve) => r.once('end', () => resolve()));
+      const victimId = (await victim.client('ID')) as number;
+      const info = (await victim.call('client', 'info')) as string;
+      const addr = /addr=(\S+)/.exec(info)![1]!;
+      const laddr = /laddr=(\S+)/.exec(info)![1]!;
+      await rejects(killer.call('client', 'kill', '127.0.0.1:1'), 'ERR No such client');
+      await rejects(killer.call('client', 'kill', 'id', '0'), 'ERR client-id should be greater than 0');
+      await rejects(killer.call('client', 'kill', 'type', 'weird'), "ERR Unknown client type 'weird'");
+      await rejects(killer.call('client', 'kill', 'user', 'nobody'), "ERR No such user 'nobody'");
+      await rejects(killer.call('client', 'kill', 'id', '5', 'skipme'), 'ERR syntax error');
+      await rejects(killer.call('client', 'kill', 'color', 'red'), 'ERR syntax error');
+      // Filters that match no one close no one.
+      assert.equal(await killer.call('client', 'kill', 'type', 'pubsub'), 0);
+      assert.equal(await killer.call('client', 'kill', 'addr', addr, 'laddr', '127.0.0.1:1'), 0);
+      assert.equal(await killer.call('client', 'kill', 'id', String(victimId), 'maxage', '3600'), 0);
+      assert.equal(await victim.ping(), 'PONG');
+      // ID + LADDR + TYPE normal + USER default: exactly the victim.
+      let ended = closed(victim);
+      assert.equal(await killer.call('client', 'kill', 'id', String(victimId), 'laddr', laddr, 'type', 'normal', 'user', 'default'), 1);
+      await ended;
+      assert.doesNotMatch((await killer.client('LIST')) as string, new RegExp(`id=${victimId} `));
+      // The old form by address.
+      const second = new Redis({ port: server.port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      await second.connect();
+      const secondAddr = /addr=(\S+)/.exec((await second.call('client', 'info')) as string)![1]!;
+      ended = closed(second);
+      assert.equal(await killer.call('client', 'kill', secondAddr), 'OK');
+      await ended;
+      // SKIPME yes (the default) spares the caller; SKIPME no lets it close itself after this reply.
+      const killerId = (await killer.client('ID')) as number;
+      assert.equal(await killer.call('client', 'kill', 'id', String(killerId)), 0);
+      ended = closed(killer);
+      assert.equal(await killer.call('client', 'kill', 'id', String(killerId), 'skipme', 'no'), 1);
+      await ended;
+      assert.equal(await redis.ping(), 'PONG');
+    } finally {
+      victim.disconnect();
+      killer.disconnect();
+    }
+  });
+
   test('COMMAND COUNT, INFO and DOCS describe the commands', async () => {
     const count = (await redis.call('command', 'count')) as number;
     assert.ok(count > 50);
@@ -190,6 +237,44 @@ describe('keyspace commands', () => {
     assert.equal(await redis.renamenx('r2', 'r3'), 0);
     assert.equal(await redis.renamenx('r2', 'r4'), 1);
     assert.equal(await redis.get('r4'), 'v');
+  });
+
+  test('COPY with REPLACE and DB 0; TOUCH counts existing keys', async () => {
+    await redis.set('c1', 'original');
+    assert.equal(await redis.copy('c1', 'c2'), 1);
+    assert.equal(await redis.get('c2'), 'original');
+    assert.equal(await redis.get('c1'), 'original');
+    await redis.set('c1', 'changed');
+    assert.equal(await redis.copy('c1', 'c2'), 0, 'an existing destination is kept without REPLACE');
+    assert.equal(await redis.get('c2'), 'original');
+    assert.equal(await redis.call('copy', 'c1', 'c2', 'REPLACE'), 1);
+    assert.equal(await redis.get('c2'), 'changed');
+    assert.equal(await redis.copy('c-missing', 'c3'), 0);
+    assert.equal(await redis.exists('c3'), 0);
+    assert.equal(await redis.call('copy', 'c1', 'c3', 'DB', '0'), 1);
+    await rejects(redis.call('copy', 'c1', 'c4', 'DB', '1'), 'ERR DB index is out of range');
+    await rejects(redis.call('copy', 'c1', 'c4', 'DB', 'x'), 'ERR value is not an integer or out of range');
+    await rejects(redis.call('copy', 'c1', 'c4', 'SOMETHING'), 'ERR syntax error');
+    await rejects(redis.call('copy', 'c1', 'c1'), 'ERR source and destination objects are the same');
+    assert.equal(await redis.exists('c4'), 0);
+    // Inside MULTI, COPY sees the transaction's own earlier writes.
+    assert.deepEqual(await redis.multi().set('c5', 'in-tx').copy('c5', 'c6').get('c6').exec(), [[null, 'OK'], [null, 1], [null, 'in-tx']]);
+    assert.equal(await redis.touch('c1', 'c2', 'c-missing', 'c1'), 3);
+  });
+
+  test('OBJECT ENCODING names what Redis would use; REFCOUNT; FREQ and IDLETIME say they are not tracked', async () => {
+    await redis.mset('o:int', '12345', 'o:notint', '012', 'o:short', 'hello', 'o:long', 'x'.repeat(45));
+    assert.equal(await redis.object('ENCODING', 'o:int'), 'int');
+    assert.equal(await redis.object('ENCODING', 'o:notint'), 'embstr');
+    assert.equal(await redis.object('ENCODING', 'o:short'), 'embstr');
+    assert.equal(await redis.object('ENCODING', 'o:long'), 'raw');
+    assert.equal(await redis.object('ENCODING', 'o:missing'), null);
+    assert.equal(await redis.object('REFCOUNT', 'o:int'), 1);
+    await rejects(redis.object('FREQ', 'o:int'), /^ERR An LFU maxmemory policy is not selected/);
+    await rejects(redis.object('IDLETIME', 'o:int'), /^ERR caskdb keeps no access times/);
+    await rejects(redis.call('object', 'nosuch', 'o:int'), "ERR unknown subcommand 'nosuch'. Try OBJECT HELP.");
+    await rejects(redis.call('object', 'encoding'), "ERR wrong number of arguments for 'object|encoding' command");
+    assert.ok(((await redis.call('object', 'help')) as string[]).some((line) => line.startsWith('ENCODING')));
   });
 
   test('KEYS with glob patterns, RANDOMKEY, DBSIZE, FLUSHDB, FLUSHALL', async () => {
@@ -362,9 +447,19 @@ describe('server commands', () => {
     assert.ok(((await redis.call('memory', 'help')) as string[]).some((line) => line.startsWith('USAGE')));
   });
 
-  test('SAVE, BGSAVE, DBSIZE', async () => {
+  test('SAVE, BGSAVE, LASTSAVE, DBSIZE', async () => {
+    const info = (await redis.info('persistence')) as string;
+    const startedAt = Number(/rdb_last_save_time:(\d+)/.exec(info)![1]);
+    assert.equal(await redis.lastsave(), startedAt, 'before any SAVE, LASTSAVE is the start time');
+    assert.ok(startedAt <= Date.now() / 1000 && startedAt > Date.now() / 1000 - 600);
+    // LASTSAVE has whole-second resolution: wait for the next second so the SAVE is seen to move it.
+    await new Promise((r) => setTimeout(r, 1100));
     assert.equal(await redis.save(), 'OK');
+    const saved = await redis.lastsave();
+    assert.ok(saved > startedAt && saved <= Math.ceil(Date.now() / 1000), `LASTSAVE ${saved} moved past ${startedAt}`);
     assert.equal(await redis.bgsave(), 'Background saving started');
+    assert.equal(await redis.call('bgsave', 'schedule'), 'Background saving started');
+    await rejects(redis.call('bgsave', 'now'), 'ERR syntax error');
     assert.ok((await redis.dbsize()) > 0);
   });
 

@@ -30,6 +30,7 @@ const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ op: fc.constant('append' as const), key: bytesArb, value: bytesArb }),
   fc.record({ op: fc.constant('setrange' as const), key: bytesArb, offset: fc.nat(1 << 30), value: bytesArb }),
   fc.record({ op: fc.constant('rename' as const), key: bytesArb, newKey: bytesArb, nx: fc.boolean() }),
+  fc.record({ op: fc.constant('copy' as const), key: bytesArb, newKey: bytesArb, replace: fc.boolean() }),
   fc.constant({ op: 'flushall' as const }),
   fc.record({
     op: fc.constant('exec' as const),
