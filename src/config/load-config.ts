@@ -22,6 +22,35 @@ export interface LoadOptions {
 
 const UNITS: Record<string, number> = { '': 1, b: 1, k: 1000, kb: 1024, m: 1e6, mb: 1024 ** 2, g: 1e9, gb: 1024 ** 3 };
 
+/** Edit distance (insertions, deletions, substitutions, swaps of neighbours), for the key a typo meant. */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_r, i) => Array.from({ length: b.length + 1 }, (_c, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = best;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/**
+ * `; did you mean X?` for the closest config key within a couple of edits of `typed`, else ''.
+ * `looseSeparators`: '.', '-' and '_' count as the same (environment names lose the difference).
+ */
+function didYouMean(typed: string, show: (key: string) => string, looseSeparators = false): string {
+  const norm = (s: string) => (looseSeparators ? s.toLowerCase().replace(/[-_.]/g, '.') : s.toLowerCase());
+  const allowed = Math.max(1, Math.min(3, Math.floor(typed.length / 3)));
+  let best: { key: string; distance: number } | undefined;
+  for (const spec of CONFIG_KEYS) {
+    const distance = editDistance(norm(typed), norm(spec.key));
+    if (distance <= allowed && (best === undefined || distance < best.distance)) best = { key: spec.key, distance };
+  }
+  return best === undefined ? '' : `; did you mean ${show(best.key)}?`;
+}
+
 function configError(message: string): CaskError {
   return new CaskError(ErrorCode.Config, message);
 }
@@ -92,7 +121,7 @@ export function parseFlags(argv: readonly string[]): ParsedFlags {
       i++;
     }
     if (name === 'config') configFile = value;
-    else if (!KEY_SPECS.has(name)) throw configError(`unknown option --${name}`);
+    else if (!KEY_SPECS.has(name)) throw configError(`unknown option --${name}${didYouMean(name, (k) => `--${k}`)}`);
     else values.set(name, value);
   }
   return { values, configFile, help };
@@ -123,7 +152,7 @@ export function loadConfig(options: LoadOptions): LoadedConfig {
     const entries = new Map<string, unknown>();
     flatten(doc ?? {}, '', entries);
     for (const [key, value] of entries) {
-      if (!KEY_SPECS.has(key)) throw configError(`unknown key '${key}' in config file ${path}`);
+      if (!KEY_SPECS.has(key)) throw configError(`unknown key '${key}' in config file ${path}${didYouMean(key, (k) => `'${k}'`)}`);
       raw.set(key, { value, source: 'file', origin: `config file ${path}` });
     }
   }
@@ -132,7 +161,10 @@ export function loadConfig(options: LoadOptions): LoadedConfig {
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith('CASKDB_') || value === undefined) continue;
     const key = envByName.get(name);
-    if (key === undefined) throw configError(`unknown environment variable ${name} (no config key maps to it)`);
+    if (key === undefined) {
+      const typed = name.slice('CASKDB_'.length).toLowerCase().replace(/_/g, '.');
+      throw configError(`unknown environment variable ${name} (no config key maps to it)${didYouMean(typed, envName, true)}`);
+    }
     raw.set(key, { value, source: 'env', origin: `environment variable ${name}` });
   }
 

@@ -45,10 +45,25 @@ function roundUpToPage(bytes: number): number {
 
 /**
  * The error a recursive mkdir really met. Node reports ENOENT for a read-only file system (EROFS) and some
- * others; making the first missing directory on its own gives the kernel's own answer.
+ * others; making the first missing directory on its own gives the kernel's own answer. A file where a
+ * directory should be is named as such.
  */
 function trueMkdirError(dir: string, error: unknown): unknown {
-  if ((error as { code?: unknown }).code !== 'ENOENT') return error;
+  const code = (error as { code?: unknown }).code;
+  if (code === 'EEXIST' || code === 'ENOTDIR') {
+    // Node says "file already exists, mkdir <dir>": name the path that is in the way instead.
+    for (let path = dir; ; path = dirname(path)) {
+      let stat: fs.Stats | undefined;
+      try {
+        stat = fs.statSync(path, { throwIfNoEntry: false });
+      } catch {
+        stat = undefined; // ENOTDIR: a parent is the file in the way
+      }
+      if (stat !== undefined && !stat.isDirectory()) return new Error(`${path} exists and is not a directory`);
+      if (dirname(path) === path) return error;
+    }
+  }
+  if (code !== 'ENOENT') return error;
   let missing = dir;
   for (let parent = dirname(missing); parent !== missing && !fs.existsSync(parent); parent = dirname(parent)) missing = parent;
   try {

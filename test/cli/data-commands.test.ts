@@ -185,3 +185,16 @@ test('keys and values that look like options pass after --', async (t) => {
   const get = await runCaskdb(['get', '--dir', dir, '--', '-h']);
   assert.deepEqual([get.code, get.stdout], [0, '--help']);
 });
+
+test('a --dir that is a file, or lies under one, is named in a clear error and exits 1', async (t) => {
+  const dir = tempDir(t);
+  const parent = join(dir, '..');
+  const file = join(parent, 'afile');
+  writeFileSync(file, 'not a directory');
+  for (const target of [file, join(file, 'sub', 'db')]) {
+    const put = await runCaskdb(['put', '--dir', target, 'k', 'v']);
+    assert.equal(put.code, 1, put.stderr);
+    assert.ok(put.stderr.includes(`${file} exists and is not a directory`), put.stderr);
+  }
+  assert.equal(readFileSync(file, 'utf8'), 'not a directory');
+});

@@ -72,6 +72,16 @@ test('unknown keys are refused, naming the key and where it came from', () => {
   refuses(() => load(['--port']), /option --port needs a value/);
   refuses(() => load(['--config', 'missing.yaml']), /cannot read config file missing.yaml/);
   refuses(() => load(['--config', 'c.yaml'], {}, { 'c.yaml': '- a\n- b\n' }), /must hold a mapping/);
+
+});
+
+test('a near miss of a key names the key it probably meant; a far one suggests nothing', () => {
+  refuses(() => load(['--prot', '1']), /unknown option --prot; did you mean --port\?$/);
+  refuses(() => load(['--config', 'c.yaml'], {}, { 'c.yaml': 'raft:\n  election-tick: 5\n' }), /^unknown key 'raft.election-tick' in config file c.yaml; did you mean 'raft.election-ticks'\?$/);
+  refuses(() => load([], { CASKDB_RAFT_TICKMS: '5' }), /unknown environment variable CASKDB_RAFT_TICKMS \(no config key maps to it\); did you mean CASKDB_RAFT_TICK_MS\?$/);
+  refuses(() => load([], { CASKDB_MAXCLIENT: '5' }), /did you mean CASKDB_MAXCLIENTS\?$/);
+  assert.throws(() => load(['--nosuch', '1']), (e: Error) => !e.message.includes('did you mean'));
+  assert.throws(() => load(['--zzzzzzzzzz', '1']), (e: Error) => !e.message.includes('did you mean'));
 });
 
 test('bad values are refused, naming the key, the value and the source', () => {
