@@ -42,6 +42,9 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     description: 'most reply bytes queued for a client that does not read them; past it the client is disconnected (0 = no limit)' },
   { key: 'timeout', type: 'int', default: 0, min: 0, max: 2_000_000_000, settable: true, description: 'close a client idle for this many seconds (0 = never)' },
   { key: 'multi-queue-max', type: 'int', default: 10_000, min: 1, max: 1_000_000, settable: true, description: 'most commands queued in one MULTI' },
+  { key: 'slowlog-log-slower-than', type: 'int', default: 10_000, min: -1, max: 2 ** 31 - 1, settable: true,
+    description: 'SLOWLOG records commands that run at least this many microseconds (0 = every command, -1 = off)' },
+  { key: 'slowlog-max-len', type: 'int', default: 128, min: 0, max: 1_000_000, settable: true, description: 'most entries SLOWLOG keeps (the oldest go first)' },
   { key: 'log-level', type: 'enum', default: 'info', values: ['debug', 'info', 'warn', 'error'], settable: true, description: 'least severe log level written' },
   { key: 'registry.zookeeper', type: 'string', default: '', settable: false, description: 'ZooKeeper connect string host:port[,…]; empty = do not register' },
   { key: 'registry.root', type: 'string', default: '/caskdb', settable: false, description: 'ZooKeeper root path' },
@@ -89,6 +92,8 @@ export interface ServerConfig {
   'client-output-buffer-limit': number;
   timeout: number;
   'multi-queue-max': number;
+  'slowlog-log-slower-than': number;
+  'slowlog-max-len': number;
   'log-level': 'debug' | 'info' | 'warn' | 'error';
   'registry.zookeeper': string;
   'registry.root': string;

@@ -6,6 +6,8 @@
 // are in flight, so a client pipelining into a slow fsync cannot make the server queue without bound.
 // Hot path: GET and plain SET are recognised from their bytes and skip the generic command lookup; a
 // grouped write's reply is a `PendingReply`, released when its group settles (one listener per group).
+// Every command is first copied to MONITOR clients (as received; a monitor's line waits behind its own
+// owed replies) and timed for SLOWLOG; with no monitor and the slow log off, both cost one comparison.
 import type { Socket } from 'node:net';
 import { RespParser } from '../resp/parser.js';
 import { ReplyError, ReplyWriter, type ProtocolVersion, type Reply } from '../resp/reply.js';
@@ -13,7 +15,8 @@ import { checkArity, lookupDataCommand } from '../store/data-commands.js';
 import type { Mutation, WatchedKey } from '../store/mutation.js';
 import { PendingReply, type WriteGroup } from '../store/pending-reply.js';
 import { ErrorCode, isCaskError } from '../util/errors.js';
-import type { ClientInfo, ServerContext } from './context.js';
+import type { ClientInfo, MonitorSink, ServerContext } from './context.js';
+import { monitorLine } from './monitor.js';
 import { lookupServerCommand, NO_REPLY, type Outcome } from './server-commands.js';
 
 /** Stop reading from a client while this many reply bytes wait in its socket. */
@@ -80,7 +83,7 @@ function commandName(arg: Buffer): string {
   return name;
 }
 
-export class Connection implements ClientInfo {
+export class Connection implements ClientInfo, MonitorSink {
   proto: ProtocolVersion = 2;
   name = '';
   libName = '';
@@ -94,6 +97,8 @@ export class Connection implements ClientInfo {
   watched: WatchedKey[] = [];
   /** READONLY: this client accepts stale local reads in Raft mode (no ReadIndex round). */
   staleReads = false;
+  /** MONITOR: this client receives every command; it may no longer touch the keyspace. */
+  monitoring = false;
 
   private readonly parser: RespParser;
   private readonly writer = new ReplyWriter();
@@ -146,6 +151,7 @@ export class Connection implements ClientInfo {
     if (this.closeAfterReplies || this.closed) return;
     this.ctx.stats.inputBytes += chunk.length;
     this.lastCommandAtMs = Date.now();
+    this.clockMark = performance.now();
     const error = this.parser.feed(chunk, this.onCommandBound);
     if (error !== undefined) {
       this.ctx.stats.protocolErrors++;
@@ -173,16 +179,27 @@ export class Connection implements ClientInfo {
   }
 
   private execute(argv: Buffer[]): void {
-    this.ctx.stats.commandsProcessed++;
+    const ctx = this.ctx;
+    ctx.stats.commandsProcessed++;
+    if (ctx.monitors.size > 0) this.feedMonitors(argv);
     let result: Outcome | Promise<Outcome> | PendingReply;
     try {
       result = this.dispatch(argv);
     } catch (error) {
       // An engine failure (e.g. a corrupt record on read) fails this command only, never the server.
       const message = error instanceof Error ? error.message : String(error);
-      this.ctx.log.error('command failed', { client: this.id, command: this.lastCommand, error: message });
+      ctx.log.error('command failed', { client: this.id, command: this.lastCommand, error: message });
       this.mustWait = false;
       result = new ReplyError(`ERR ${message}`);
+    }
+    // SLOWLOG times the synchronous run (as Redis does: a write's wait for its group fsync is not work) from
+    // the previous clock mark, so a pipeline costs one clock read per command; parsing the command counts.
+    const slowMicros = ctx.config['slowlog-log-slower-than'];
+    if (slowMicros >= 0) {
+      const now = performance.now();
+      const micros = (now - this.clockMark) * 1000;
+      this.clockMark = now;
+      if (micros >= slowMicros) ctx.slowlog.add(micros, argv, this.lastCommand, this.addr, this.name);
     }
     this.push(result);
     if (this.mustWait && isPromise(result)) {
@@ -195,9 +212,30 @@ export class Connection implements ClientInfo {
 
   /** Set by dispatch when the result is a promise later commands of this client must wait for. */
   private mustWait = false;
+  /** When the command about to run started (the end of the previous one, or of the read that brought it). */
+  private clockMark = 0;
+
+  private feedMonitors(argv: Buffer[]): void {
+    const line = monitorLine(performance.timeOrigin + performance.now(), this.addr, argv, commandName(argv[0]!));
+    for (const monitor of this.ctx.monitors) monitor.sendMonitorLine(line);
+  }
+
+  /** MONITOR: from now on this client gets a line per command; keyspace commands are refused. */
+  startMonitoring(): void {
+    this.monitoring = true;
+    this.ctx.monitors.add(this);
+  }
+
+  sendMonitorLine(line: string): void {
+    if (this.closed || this.closeAfterReplies) return;
+    this.push(line);
+    if (this.writer.pendingBytes > FLUSH_BYTES) this.flush();
+    else this.flushAfterReads();
+  }
 
   private resume(): void {
     this.waiting = false;
+    this.clockMark = performance.now();
     while (!this.waiting && this.backlog.length > 0 && !this.closed && !this.closeAfterReplies) {
       this.execute(this.backlog.shift()!);
     }
@@ -206,7 +244,7 @@ export class Connection implements ClientInfo {
 
   private dispatch(argv: Buffer[]): Outcome | Promise<Outcome> | PendingReply {
     const first = argv[0]!;
-    if (first.length === 3 && this.multi === undefined && (first[1]! | 0x20) === 0x65 && (first[2]! | 0x20) === 0x74) {
+    if (first.length === 3 && this.multi === undefined && !this.monitoring && (first[1]! | 0x20) === 0x65 && (first[2]! | 0x20) === 0x74) {
       const c = first[0]! | 0x20;
       if (c === 0x67 /* g */ && argv.length === 2) {
         this.lastCommand = 'get';
@@ -232,6 +270,7 @@ export class Connection implements ClientInfo {
     }
     const data = lookupDataCommand(name);
     if (data === undefined) return unknownCommandError(argv);
+    if (this.monitoring) return new ReplyError("ERR Replica can't interact with the keyspace");
     const arityError = checkArity(data, argv);
     if (arityError !== undefined) return arityError;
     const parsed = data.parse(argv);
@@ -272,6 +311,8 @@ export class Connection implements ClientInfo {
     const spec = lookupServerCommand(name)?.spec ?? lookupDataCommand(name);
     let error: ReplyError | undefined;
     if (spec === undefined) error = unknownCommandError(argv);
+    else if (name === 'monitor') error = new ReplyError('ERR Command not allowed inside a transaction');
+    else if (this.monitoring && lookupServerCommand(name) === undefined) error = new ReplyError("ERR Replica can't interact with the keyspace");
     else error = checkArity(spec, argv);
     if (error === undefined && this.multi!.length >= this.ctx.config['multi-queue-max']) {
       error = new ReplyError(`ERR MULTI queue is full (multi-queue-max is ${this.ctx.config['multi-queue-max']})`);
@@ -451,6 +492,7 @@ export class Connection implements ClientInfo {
   private handleClose(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.monitoring) this.ctx.monitors.delete(this);
     if (this.watched.length > 0) this.ctx.store.unwatchKeys(this.watched.map((w) => w.key));
     this.watched = [];
     this.onClose(this);
@@ -461,7 +503,7 @@ export class Connection implements ClientInfo {
     return [
       `id=${this.id}`, `addr=${this.addr}`, `laddr=${this.laddr}`, 'fd=-1', `name=${this.name}`,
       `age=${Math.floor((now - this.createdAtMs) / 1000)}`, `idle=${Math.floor((now - this.lastCommandAtMs) / 1000)}`,
-      `flags=${this.multi !== undefined ? 'x' : 'N'}`, 'db=0', 'sub=0', 'psub=0', 'ssub=0',
+      `flags=${this.monitoring ? 'O' : this.multi !== undefined ? 'x' : 'N'}`, 'db=0', 'sub=0', 'psub=0', 'ssub=0',
       `multi=${this.multi?.length ?? -1}`, `qbuf=${this.parser.bufferedBytes}`, 'qbuf-free=0', 'argv-mem=0', 'multi-mem=0',
       `obl=${this.writer.pendingBytes}`, `oll=${this.pendingReplies}`, `omem=${this.socket.writableLength}`,
       'events=r', `cmd=${this.lastCommand}`, 'user=default', 'redir=-1', `resp=${this.proto}`,

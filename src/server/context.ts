@@ -5,6 +5,7 @@ import type { ConfigSource } from '../config/load-config.js';
 import type { ParserLimits } from '../resp/parser.js';
 import type { KvStore } from '../store/kv-store.js';
 import type { ServerLogger } from './logger.js';
+import type { Slowlog } from './slowlog.js';
 
 export interface ServerStats {
   connectionsReceived: number;
@@ -28,6 +29,12 @@ export interface ClientInfo {
   kill(): void;
 }
 
+/** A client in MONITOR mode: receives one line per command any client sends. */
+export interface MonitorSink {
+  readonly id: number;
+  sendMonitorLine(line: string): void;
+}
+
 export interface ServerContext {
   readonly config: ServerConfig;
   readonly sources: Record<string, ConfigSource>;
@@ -39,6 +46,10 @@ export interface ServerContext {
   readonly startedAtMs: number;
   readonly clients: ReadonlyMap<number, ClientInfo>;
   readonly address: { host: string; port: number };
+  /** Clients in MONITOR mode. */
+  readonly monitors: Set<MonitorSink>;
+  /** Commands slower than `slowlog-log-slower-than` (SLOWLOG). */
+  readonly slowlog: Slowlog;
   /** Unix time in ms of the last completed SAVE or BGSAVE, or of the start (LASTSAVE). */
   lastSaveAtMs: number;
   /** Applies a validated run-time config change (CONFIG SET). */

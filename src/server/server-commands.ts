@@ -1,6 +1,6 @@
 // Connection, transaction and server commands (everything that is not a data command): PING ECHO QUIT
 // HELLO SELECT AUTH CLIENT (incl. KILL) COMMAND MULTI EXEC DISCARD WATCH UNWATCH INFO MEMORY CONFIG TIME
-// SAVE BGSAVE LASTSAVE BGREWRITEAOF SHUTDOWN. Replies and error texts follow Redis 7 so client libraries classify them.
+// SAVE BGSAVE LASTSAVE BGREWRITEAOF SHUTDOWN MONITOR SLOWLOG. Replies and error texts follow Redis 7 so client libraries classify them.
 import { diskKeyLength, recordLength } from '../codec/record.js';
 import { coerceValue } from '../config/load-config.js';
 import { CONFIG_KEYS, KEY_SPECS, type ServerConfig } from '../config/schema.js';
@@ -470,6 +470,48 @@ define('shutdown', -1, [], 'Stops the server after finishing in-flight commands.
   conn.closeAfterPending();
   ctx.shutdown(`SHUTDOWN from client ${conn.id}`);
   return NO_REPLY;
+});
+
+define('monitor', 1, ['admin'], 'Streams every command the server receives (MONITOR).', (conn) => {
+  conn.startMonitoring();
+  return 'OK';
+});
+
+define('slowlog', -2, ['admin'], 'Reads or resets the slow command log.', (_c, a, ctx) => {
+  switch (lower(a[1])) {
+    case 'get': {
+      const e = subArity(a, a.length <= 3);
+      if (e) return e;
+      let count = 10;
+      if (a.length === 3) {
+        const n = parseInt64(a[2]!);
+        if (n === undefined || n < -1n) return new ReplyError('ERR count should be greater than or equal to -1');
+        count = n > 2n ** 31n ? 2 ** 31 : Number(n);
+      }
+      return ctx.slowlog.newest(count).map((entry): Reply => [
+        entry.id, entry.unixSeconds, entry.durationMicros, entry.args, bulk(entry.clientAddr), bulk(entry.clientName),
+      ]);
+    }
+    case 'len': {
+      const e = subArity(a, a.length === 2);
+      return e ?? ctx.slowlog.length;
+    }
+    case 'reset': {
+      const e = subArity(a, a.length === 2);
+      if (e) return e;
+      ctx.slowlog.reset();
+      return 'OK';
+    }
+    case 'help':
+      return [
+        'SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:',
+        'GET [<count>]', '    Return top <count> entries from the slowlog (default: 10, -1 mean all).',
+        '    Entries are made of:', '    id, timestamp, time in microseconds, arguments array, client IP and port,', '    client name',
+        'LEN', '    Return the length of the slowlog.', 'RESET', '    Reset the slowlog.',
+      ].map(bulk);
+    default:
+      return unknownSubcommand(a);
+  }
 });
 
 // --- CONFIG ----------------------------------------------------------------------------------------

@@ -8,9 +8,10 @@ import type { ServerConfig } from '../config/schema.js';
 import type { ParserLimits } from '../resp/parser.js';
 import type { KvStore } from '../store/kv-store.js';
 import { Connection } from './connection.js';
-import type { ServerContext, ServerStats } from './context.js';
+import type { MonitorSink, ServerContext, ServerStats } from './context.js';
 import type { ServerHook } from './hooks.js';
 import type { ServerLogger } from './logger.js';
+import { Slowlog } from './slowlog.js';
 
 export interface CaskServerOptions {
   config: ServerConfig;
@@ -37,6 +38,8 @@ export class CaskServer implements ServerContext {
   readonly startedAtMs = Date.now();
   lastSaveAtMs = this.startedAtMs;
   readonly clients = new Map<number, Connection>();
+  readonly monitors = new Set<MonitorSink>();
+  readonly slowlog: Slowlog;
   address = { host: '', port: 0 };
   private readonly net: net.Server;
   private readonly hooks: readonly ServerHook[];
@@ -59,6 +62,7 @@ export class CaskServer implements ServerContext {
       bulkBytesMax: this.config['proto-max-bulk-len'],
       multibulkLengthMax: this.config['proto-max-multibulk-len'],
     };
+    this.slowlog = new Slowlog(this.config['slowlog-max-len']);
     this.net = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
     this.net.on('error', (error) => this.log.error('listener error', { error: error.message }));
   }
@@ -109,6 +113,8 @@ export class CaskServer implements ServerContext {
       this.parserLimits.multibulkLengthMax = value as number;
     } else if (key === 'timeout') {
       for (const c of this.clients.values()) c.applyTimeout();
+    } else if (key === 'slowlog-max-len') {
+      this.slowlog.setMaxLength(value as number);
     } else if (key === 'log-level') {
       this.log.level = value as ServerConfig['log-level'];
     }

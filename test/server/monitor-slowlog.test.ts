@@ -1,0 +1,178 @@
+// MONITOR and SLOWLOG: the line format and escaping, argument trimming and redaction as pure functions,
+// then against the real server process — raw RESP, ioredis and the stock `redis-cli monitor`.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { Redis } from 'ioredis';
+import { isSecretArgument, monitorLine, quoteArgument } from '../../src/server/monitor.js';
+import { Slowlog, trimArguments } from '../../src/server/slowlog.js';
+import { ensureRedisTools, RawClient, removeDir, resp, startServer, type RunningServer } from './harness.js';
+
+const b = (s: string): Buffer => Buffer.from(s, 'latin1');
+
+describe('monitor lines and slow log entries (pure)', () => {
+  test('arguments are quoted and escaped as Redis does, so a line is printable ASCII', () => {
+    assert.equal(quoteArgument(b('plain key')), '"plain key"');
+    assert.equal(quoteArgument(b('a"b\\c')), '"a\\"b\\\\c"');
+    assert.equal(quoteArgument(Buffer.from([0x0a, 0x0d, 0x09, 0x07, 0x08, 0x00, 0x7f, 0xff, 0x41])), '"\\n\\r\\t\\a\\b\\x00\\x7f\\xffA"');
+    const line = monitorLine(1_700_000_000_123.456, '127.0.0.1:5000', [b('set'), b('k'), b('v\r\n')], 'set');
+    assert.equal(line, '1700000000.123456 [0 127.0.0.1:5000] "set" "k" "v\\r\\n"');
+  });
+
+  test('secrets are redacted: every AUTH argument, HELLO\'s username and password only', () => {
+    const hello = [b('HELLO'), b('3'), b('AUTH'), b('user'), b('pass'), b('SETNAME'), b('n')];
+    assert.deepEqual(hello.map((_a, i) => isSecretArgument(hello, 'hello', i)), [false, false, false, true, true, false, false]);
+    assert.equal(monitorLine(0, 'x:1', [b('AUTH'), b('u'), b('p')], 'auth'), '0.000000 [0 x:1] "AUTH" "(redacted)" "(redacted)"');
+    assert.deepEqual(trimArguments(hello, 'hello').map(String), ['HELLO', '3', 'AUTH', '(redacted)', '(redacted)', 'SETNAME', 'n']);
+  });
+
+  test('entries keep at most 32 arguments and 128 bytes of each, saying how much was left out', () => {
+    const argv = [b('mset'), ...Array.from({ length: 40 }, (_v, i) => b(`a${i}`))];
+    const trimmed = trimArguments(argv, 'mset');
+    assert.equal(trimmed.length, 32);
+    assert.equal(trimmed[30]!.toString(), 'a29');
+    assert.equal(trimmed[31]!.toString(), '... (10 more arguments)');
+    const long = trimArguments([b('set'), b('k'), Buffer.alloc(200, 0x78)], 'set');
+    assert.equal(long[2]!.toString(), 'x'.repeat(128) + '... (72 more bytes)');
+    const exact = trimArguments(argv.slice(0, 32), 'mset');
+    assert.deepEqual(exact.map(String), argv.slice(0, 32).map(String));
+  });
+
+  test('the log keeps the newest entries up to its length, ids never repeat, RESET and a shorter length drop entries', () => {
+    const log = new Slowlog(3);
+    for (let i = 0; i < 5; i++) log.add(10 + i, [b('cmd'), b(String(i))], 'cmd', 'c:1', 'name');
+    assert.equal(log.length, 3);
+    assert.deepEqual(log.newest(-1).map((e) => [e.id, e.durationMicros, e.args[1]!.toString()]), [[4, 14, '4'], [3, 13, '3'], [2, 12, '2']]);
+    assert.deepEqual(log.newest(1).map((e) => e.id), [4]);
+    log.setMaxLength(1);
+    assert.deepEqual(log.newest(10).map((e) => e.id), [4]);
+    log.reset();
+    assert.equal(log.length, 0);
+    log.add(1, [b('x')], 'x', 'c:1', '');
+    assert.deepEqual(log.newest(10).map((e) => e.id), [5]);
+    const off = new Slowlog(0);
+    off.add(1, [b('x')], 'x', 'c:1', '');
+    assert.equal(off.length, 0);
+  });
+});
+
+describe('MONITOR and SLOWLOG on the server', () => {
+  let server: RunningServer;
+  let redis: Redis;
+
+  before(async () => {
+    server = await startServer([]);
+    redis = new Redis({ port: server.port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0 });
+    await redis.connect();
+  });
+
+  after(async () => {
+    redis?.disconnect();
+    const code = await server?.stop();
+    if (server) removeDir(server.dir);
+    assert.equal(code, 0);
+  });
+
+  test('a monitor receives every other client\'s commands, escaped and redacted; it may not touch the keyspace', async () => {
+    const monitor = await RawClient.connect(server.port);
+    monitor.send(resp('MONITOR'));
+    await monitor.until((t) => t.startsWith('+OK\r\n'));
+    await redis.set(Buffer.from('k\n'), Buffer.from([0x76, 0x00]));
+    await redis.call('auth', 'secret').catch(() => undefined);
+    const text = await monitor.until((t) => t.includes('"auth"'));
+    const lines = text.split('\r\n');
+    assert.equal(lines[0], '+OK');
+    assert.match(lines[1]!, /^\+\d{10}\.\d{6} \[0 127\.0\.0\.1:\d+\] "set" "k\\n" "v\\x00"$/);
+    assert.match(lines[2]!, /^\+\d{10}\.\d{6} \[0 127\.0\.0\.1:\d+\] "auth" "\(redacted\)"$/);
+    assert.ok(!text.includes('secret'));
+
+    const before = monitor.text().length;
+    monitor.send(resp('GET', 'k\n'));
+    monitor.send(resp('PING'));
+    const answered = await monitor.until((t) => t.slice(before).includes('+PONG\r\n'));
+    assert.ok(answered.slice(before).includes("-ERR Replica can't interact with the keyspace\r\n"), answered.slice(before));
+    const list = (await redis.client('LIST')) as string;
+    assert.match(list, /flags=O /);
+    monitor.close();
+    // Once the monitor is gone, commands go on as before and CLIENT LIST no longer lists it.
+    for (let i = 0; i < 50 && /flags=O /.test((await redis.client('LIST')) as string); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.doesNotMatch((await redis.client('LIST')) as string, /flags=O /);
+    assert.equal(await redis.get('k\n'), 'v\u0000');
+  });
+
+  test('MONITOR inside MULTI is refused and aborts the transaction', async () => {
+    const c = await RawClient.connect(server.port);
+    c.send(Buffer.concat([resp('MULTI'), resp('MONITOR'), resp('EXEC')]));
+    const text = await c.until((t) => t.includes('EXECABORT'));
+    assert.equal(text, '+OK\r\n-ERR Command not allowed inside a transaction\r\n-EXECABORT Transaction discarded because of previous errors.\r\n');
+    c.close();
+  });
+
+  test('the stock redis-cli monitor prints the commands another client sends', async () => {
+    ensureRedisTools();
+    const cli = spawn('redis-cli', ['-h', '127.0.0.1', '-p', String(server.port), 'monitor'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    cli.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise((resolve) => cli.on('exit', resolve));
+    try {
+      for (let i = 0; i < 100 && !out.includes('OK'); i++) await new Promise((r) => setTimeout(r, 20));
+      await redis.set('seen-by-cli', 'yes');
+      for (let i = 0; i < 100 && !out.includes('seen-by-cli'); i++) await new Promise((r) => setTimeout(r, 20));
+      assert.match(out, /^\d+\.\d{6} \[0 127\.0\.0\.1:\d+\] "set" "seen-by-cli" "yes"$/m);
+    } finally {
+      cli.kill();
+      await exited;
+    }
+  });
+
+  test('SLOWLOG records commands over the threshold, newest first, with client address and name', async () => {
+    assert.equal(await redis.config('SET', 'slowlog-log-slower-than', '0'), 'OK');
+    await redis.client('SETNAME', 'slowpoke');
+    await redis.call('slowlog', 'reset');
+    await redis.set('s1', 'v');
+    await redis.mset(Object.fromEntries(Array.from({ length: 20 }, (_v, i) => [`m${i}`, 'x'])));
+    const entries = (await redis.call('slowlog', 'get', '2')) as Array<[number, number, number, string[], string, string]>;
+    assert.equal(entries.length, 2);
+    const [newest, older] = entries;
+    assert.equal(newest![0], older![0] + 1);
+    assert.ok(Math.abs(newest![1] - Date.now() / 1000) < 60);
+    assert.ok(Number.isInteger(newest![2]) && newest![2] >= 0);
+    assert.equal(newest![3].length, 32);
+    assert.equal(newest![3][0], 'mset');
+    assert.equal(newest![3][31], '... (10 more arguments)');
+    assert.deepEqual(older![3], ['set', 's1', 'v']);
+    assert.match(newest![4], /^127\.0\.0\.1:\d+$/);
+    assert.equal(newest![5], 'slowpoke');
+    assert.ok(((await redis.call('slowlog', 'len')) as number) >= 3); // reset, set, mset, get
+    await assert.rejects(redis.call('slowlog', 'get', '-2'), /ERR count should be greater than or equal to -1/);
+    await assert.rejects(redis.call('slowlog', 'nosuch'), /ERR unknown subcommand 'nosuch'\. Try SLOWLOG HELP\./);
+  });
+
+  test('SLOWLOG honours its threshold and length at run time; -1 turns it off', async () => {
+    for (let chunk = 0; chunk < 20; chunk++) {
+      await redis.mset(Object.fromEntries(Array.from({ length: 1000 }, (_v, i) => [`bulk${chunk}-${i}`, 'v'])));
+    }
+    // A threshold of 1 s: ordinary commands stay out of the log.
+    await redis.config('SET', 'slowlog-log-slower-than', '1000000');
+    await redis.call('slowlog', 'reset');
+    await redis.set('quick', '1');
+    await redis.get('quick');
+    assert.equal(await redis.call('slowlog', 'len'), 0);
+    // 1 ms: KEYS * over 20 000 keys takes longer than that; its entry says how long.
+    await redis.config('SET', 'slowlog-log-slower-than', '1000');
+    assert.ok(((await redis.keys('*')) as string[]).length >= 20_000);
+    const slow = (await redis.call('slowlog', 'get')) as Array<[number, number, number, string[]]>;
+    const keysEntry = slow.find((e) => e[3][0] === 'keys');
+    assert.ok(keysEntry !== undefined, JSON.stringify(slow));
+    assert.ok(keysEntry[2] >= 1000);
+    await redis.config('SET', 'slowlog-log-slower-than', '0');
+    await redis.config('SET', 'slowlog-max-len', '2');
+    for (let i = 0; i < 5; i++) await redis.ping();
+    assert.equal(await redis.call('slowlog', 'len'), 2);
+    await redis.config('SET', 'slowlog-log-slower-than', '-1');
+    await redis.call('slowlog', 'reset');
+    for (let i = 0; i < 5; i++) await redis.ping();
+    assert.equal(await redis.call('slowlog', 'len'), 0);
+    assert.deepEqual(await redis.config('GET', 'slowlog-*'), ['slowlog-log-slower-than', '-1', 'slowlog-max-len', '2']);
+  });
+});
