@@ -182,6 +182,8 @@ export class Connection implements ClientInfo, MonitorSink {
     const ctx = this.ctx;
     ctx.stats.commandsProcessed++;
     if (ctx.monitors.size > 0) this.feedMonitors(argv);
+    this.statName = undefined;
+    this.rejected = false;
     let result: Outcome | Promise<Outcome> | PendingReply;
     try {
       result = this.dispatch(argv);
@@ -192,16 +194,21 @@ export class Connection implements ClientInfo, MonitorSink {
       this.mustWait = false;
       result = new ReplyError(`ERR ${message}`);
     }
-    // SLOWLOG times the synchronous run (as Redis does: a write's wait for its group fsync is not work) from
-    // the previous clock mark, so a pipeline costs one clock read per command; parsing the command counts.
-    const slowMicros = ctx.config['slowlog-log-slower-than'];
-    if (slowMicros >= 0) {
-      const now = performance.now();
-      const micros = (now - this.clockMark) * 1000;
-      this.clockMark = now;
-      if (micros >= slowMicros) ctx.slowlog.add(micros, argv, this.lastCommand, this.addr, this.name);
+    // The command's time is its synchronous run (as Redis measures it: a write's wait for its group fsync
+    // is not work), from the previous clock mark, so a pipeline costs one clock read per command; parsing
+    // the command counts. It feeds INFO commandstats and SLOWLOG.
+    const now = performance.now();
+    const micros = (now - this.clockMark) * 1000;
+    this.clockMark = now;
+    const statName = this.statName;
+    if (statName !== undefined) {
+      if (this.rejected) ctx.commandStats.rejected(statName);
+      else if (result instanceof ReplyError) ctx.commandStats.ran(statName, micros).failedCalls++;
+      else ctx.commandStats.ran(statName, micros);
     }
-    this.push(result);
+    const slowMicros = ctx.config['slowlog-log-slower-than'];
+    if (slowMicros >= 0 && micros >= slowMicros) ctx.slowlog.add(micros, argv, this.lastCommand, this.addr, this.name);
+    this.push(result, statName);
     if (this.mustWait && isPromise(result)) {
       this.waiting = true;
       const resume = () => this.resume();
@@ -214,6 +221,9 @@ export class Connection implements ClientInfo, MonitorSink {
   private mustWait = false;
   /** When the command about to run started (the end of the previous one, or of the read that brought it). */
   private clockMark = 0;
+  /** Set by dispatch: the known command being run (for commandstats), and whether it was refused unrun. */
+  private statName: string | undefined;
+  private rejected = false;
 
   private feedMonitors(argv: Buffer[]): void {
     const line = monitorLine(performance.timeOrigin + performance.now(), this.addr, argv, commandName(argv[0]!));
@@ -248,10 +258,12 @@ export class Connection implements ClientInfo, MonitorSink {
       const c = first[0]! | 0x20;
       if (c === 0x67 /* g */ && argv.length === 2) {
         this.lastCommand = 'get';
+        this.statName = 'get';
         return this.get(argv[1]!);
       }
       if (c === 0x73 /* s */ && argv.length === 3) {
         this.lastCommand = 'set';
+        this.statName = 'set';
         return this.submit({ op: 'set', key: argv[1]!, value: argv[2]!, nx: false, xx: false, get: false });
       }
     }
@@ -262,17 +274,19 @@ export class Connection implements ClientInfo, MonitorSink {
     }
     const server = lookupServerCommand(name);
     if (server !== undefined) {
+      this.statName = name;
       const arityError = checkArity(server.spec, argv);
-      if (arityError !== undefined) return arityError;
+      if (arityError !== undefined) return this.reject(arityError);
       const out = server.run(this, argv, this.ctx);
       if (isPromise(out) && server.ordered === true) this.mustWait = true;
       return out;
     }
     const data = lookupDataCommand(name);
     if (data === undefined) return unknownCommandError(argv);
-    if (this.monitoring) return new ReplyError("ERR Replica can't interact with the keyspace");
+    this.statName = name;
+    if (this.monitoring) return this.reject(new ReplyError("ERR Replica can't interact with the keyspace"));
     const arityError = checkArity(data, argv);
-    if (arityError !== undefined) return arityError;
+    if (arityError !== undefined) return this.reject(arityError);
     const parsed = data.parse(argv);
     if (parsed instanceof ReplyError) return parsed;
     const store = this.ctx.store;
@@ -286,6 +300,12 @@ export class Connection implements ClientInfo, MonitorSink {
       );
     }
     return this.submit(parsed.mutation);
+  }
+
+  /** A command refused before it ran (commandstats `rejected_calls`). */
+  private reject(error: ReplyError): ReplyError {
+    this.rejected = true;
+    return error;
   }
 
   /** GET without the generic path: same barrier and view as any read. */
@@ -325,9 +345,17 @@ export class Connection implements ClientInfo, MonitorSink {
     return 'QUEUED';
   }
 
-  /** Appends a reply in request order. */
-  private push(result: Outcome | Promise<Outcome> | PendingReply): void {
+  /** Writes one reply into the output buffer, counting error replies (INFO errorstats). */
+  private send(reply: Outcome): void {
+    if (reply === NO_REPLY) return;
+    if (reply instanceof ReplyError) this.ctx.commandStats.errorReply(reply.message);
+    this.writer.write(reply, this.proto);
+  }
+
+  /** Appends a reply in request order; `command` is charged with a failure that arrives later. */
+  private push(result: Outcome | Promise<Outcome> | PendingReply, command?: string): void {
     if (result instanceof PendingReply) {
+      if (command !== undefined) result.command = command;
       this.slots.push(result);
       if (this.listenedGroup !== result.group) {
         this.listenedGroup = result.group;
@@ -336,15 +364,21 @@ export class Connection implements ClientInfo, MonitorSink {
       return;
     }
     if (this.slotHead === this.slots.length && !isPromise(result)) {
-      if (result !== NO_REPLY) this.writer.write(result, this.proto);
+      this.send(result);
       return;
     }
     const slot: Slot = { done: false, reply: null };
     this.slots.push(slot);
     if (isPromise(result)) {
       result.then(
-        (reply) => this.complete(slot, reply),
-        (error: unknown) => this.complete(slot, new ReplyError(`ERR ${(error as Error)?.message ?? String(error)}`)),
+        (reply) => {
+          if (reply instanceof ReplyError && command !== undefined) this.ctx.commandStats.failed(command);
+          this.complete(slot, reply);
+        },
+        (error: unknown) => {
+          if (command !== undefined) this.ctx.commandStats.failed(command);
+          this.complete(slot, new ReplyError(`ERR ${(error as Error)?.message ?? String(error)}`));
+        },
       );
     } else {
       slot.done = true;
@@ -370,12 +404,13 @@ export class Connection implements ClientInfo, MonitorSink {
       if (slot instanceof PendingReply) {
         if (!slot.settled) break;
         reply = slot.result();
+        if (reply instanceof ReplyError && slot.command !== '') this.ctx.commandStats.failed(slot.command);
       } else {
         if (!slot.done) break;
         reply = slot.reply;
       }
       head++;
-      if (reply !== NO_REPLY) this.writer.write(reply, this.proto);
+      this.send(reply);
     }
     this.slotHead = head;
     if (head === slots.length) {

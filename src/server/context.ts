@@ -5,6 +5,7 @@ import type { ConfigSource } from '../config/load-config.js';
 import type { ParserLimits } from '../resp/parser.js';
 import type { KvStore } from '../store/kv-store.js';
 import type { ServerLogger } from './logger.js';
+import type { CommandStats } from './command-stats.js';
 import type { Slowlog } from './slowlog.js';
 
 export interface ServerStats {
@@ -48,6 +49,8 @@ export interface ServerContext {
   readonly address: { host: string; port: number };
   /** Clients in MONITOR mode. */
   readonly monitors: Set<MonitorSink>;
+  /** INFO commandstats and errorstats. */
+  readonly commandStats: CommandStats;
   /** Commands slower than `slowlog-log-slower-than` (SLOWLOG). */
   readonly slowlog: Slowlog;
   /** Unix time in ms of the last completed SAVE or BGSAVE, or of the start (LASTSAVE). */

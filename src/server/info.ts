@@ -1,5 +1,5 @@
-// INFO: Redis's sections (server, clients, memory, persistence, stats, keyspace) plus `caskdb` with the
-// engine's statistics, as `key:value` lines under `# Section` headers.
+// INFO: Redis's sections (server, clients, memory, persistence, stats, keyspace; commandstats and
+// errorstats with `all`) plus `caskdb` with the engine's statistics, as `key:value` lines under `# Section` headers.
 import os from 'node:os';
 import { version } from '../util/version.js';
 import type { ServerContext } from './context.js';
@@ -53,7 +53,7 @@ function buildSections(ctx: ServerContext): Record<string, Section> {
       total_net_input_bytes: ctx.stats.inputBytes,
       total_net_output_bytes: ctx.stats.outputBytes,
       rejected_connections: ctx.stats.connectionsRejected,
-      total_error_replies: 0,
+      total_error_replies: ctx.commandStats.errorReplies,
       protocol_errors: ctx.stats.protocolErrors,
       client_output_buffer_limit_disconnections: ctx.stats.outputLimitDisconnects,
       client_idle_timeout_disconnections: ctx.stats.timeoutDisconnects,
@@ -80,19 +80,25 @@ function buildSections(ctx: ServerContext): Record<string, Section> {
       value_cache_hits: stat.valueCache?.hits ?? 0,
       value_cache_misses: stat.valueCache?.misses ?? 0,
     },
+    commandstats: ctx.commandStats.commandSection(),
+    errorstats: ctx.commandStats.errorSection(),
     ...ctx.store.infoSections(),
   };
   return sections;
 }
 
 const DEFAULT_SECTIONS = ['server', 'clients', 'memory', 'persistence', 'stats', 'replication', 'keyspace', 'caskdb'];
+/** Sections only `all` and `everything` (or their own name) bring, as in Redis. */
+const ALL_ONLY_SECTIONS = ['commandstats', 'errorstats'];
 
 /** The INFO text for the requested sections (none, `default`, `all` and `everything` as Redis reads them). */
 export function renderInfo(ctx: ServerContext, requested: readonly string[]): string {
   const sections = buildSections(ctx);
-  const extra = Object.keys(sections).filter((s) => !DEFAULT_SECTIONS.includes(s));
+  const extra = Object.keys(sections).filter((s) => !DEFAULT_SECTIONS.includes(s) && !ALL_ONLY_SECTIONS.includes(s));
   let names: string[];
-  if (requested.length === 0 || requested.some((r) => r === 'default' || r === 'all' || r === 'everything')) {
+  if (requested.some((r) => r === 'all' || r === 'everything')) {
+    names = [...DEFAULT_SECTIONS, ...extra, ...ALL_ONLY_SECTIONS];
+  } else if (requested.length === 0 || requested.includes('default')) {
     names = [...DEFAULT_SECTIONS, ...extra];
   } else {
     names = requested.filter((r) => sections[r] !== undefined);

@@ -562,6 +562,7 @@ define('config', -2, [], 'Reads or changes configuration.', (_c, a, ctx) => {
     }
     case 'resetstat':
       for (const k of Object.keys(ctx.stats) as Array<keyof typeof ctx.stats>) ctx.stats[k] = 0;
+      ctx.commandStats.reset();
       return 'OK';
     case 'rewrite':
       return new ReplyError('ERR CONFIG REWRITE is not supported: edit the config file instead');

@@ -11,6 +11,7 @@ import { Connection } from './connection.js';
 import type { MonitorSink, ServerContext, ServerStats } from './context.js';
 import type { ServerHook } from './hooks.js';
 import type { ServerLogger } from './logger.js';
+import { CommandStats } from './command-stats.js';
 import { Slowlog } from './slowlog.js';
 
 export interface CaskServerOptions {
@@ -40,6 +41,7 @@ export class CaskServer implements ServerContext {
   readonly clients = new Map<number, Connection>();
   readonly monitors = new Set<MonitorSink>();
   readonly slowlog: Slowlog;
+  readonly commandStats = new CommandStats();
   address = { host: '', port: 0 };
   private readonly net: net.Server;
   private readonly hooks: readonly ServerHook[];

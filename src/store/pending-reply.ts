@@ -51,6 +51,8 @@ export class WriteGroup {
 export class PendingReply implements PromiseLike<Reply> {
   /** Set when this write failed (the whole group, or this write alone). */
   error: unknown = undefined;
+  /** The command that made this write, for the server's statistics ('' when not told). */
+  command = '';
 
   constructor(
     readonly group: WriteGroup,

@@ -49,6 +49,10 @@ for (const sync of ['everysec', 'always'] as const) {
       assert.equal(await reader.dbsize(), acknowledged.length);
       const stillFull = (e: Error): boolean => /^ERR write failed \(CASKDB_NO_SPACE\)/.test(e.message);
       await assert.rejects(writer.set('still-full', value(0)), stillFull);
+      // INFO counts both failed SETs, though the failure arrives after the command ran (at its group write).
+      const commandStats = (await reader.info('commandstats')) as string;
+      assert.match(commandStats, /^cmdstat_set:calls=\d+,usec=\d+,usec_per_call=[\d.]+,rejected_calls=0,failed_calls=2\r$/m, commandStats);
+      assert.match((await reader.info('errorstats')) as string, /^errorstat_ERR:count=2\r$/m);
 
       // A clean stop on the full disk exits 0, and a restart there serves the data.
       writer.disconnect();

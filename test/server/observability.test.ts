@@ -1,9 +1,11 @@
-// MONITOR and SLOWLOG: the line format and escaping, argument trimming and redaction as pure functions,
-// then against the real server process — raw RESP, ioredis and the stock `redis-cli monitor`.
+// What operators watch a server with — MONITOR, SLOWLOG, INFO commandstats/errorstats: the line formats,
+// escaping, trimming, redaction and counting as pure functions, then against the real server process
+// through raw RESP, ioredis and the stock `redis-cli monitor`.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
+import { CommandStats, ERROR_PREFIXES_MAX } from '../../src/server/command-stats.js';
 import { isSecretArgument, monitorLine, quoteArgument } from '../../src/server/monitor.js';
 import { Slowlog, trimArguments } from '../../src/server/slowlog.js';
 import { ensureRedisTools, RawClient, removeDir, resp, startServer, type RunningServer } from './harness.js';
@@ -56,7 +58,45 @@ describe('monitor lines and slow log entries (pure)', () => {
   });
 });
 
-describe('MONITOR and SLOWLOG on the server', () => {
+describe('command statistics (pure)', () => {
+  test('calls, time, rejections and failures per command; errors by prefix, bounded; RESET clears', () => {
+    const stats = new CommandStats();
+    stats.ran('get', 1.5);
+    stats.ran('get', 2.5).failedCalls++;
+    stats.rejected('get');
+    stats.ran('set', 10);
+    stats.failed('set');
+    assert.deepEqual(stats.commandSection(), {
+      cmdstat_get: 'calls=2,usec=4,usec_per_call=2.00,rejected_calls=1,failed_calls=1',
+      cmdstat_set: 'calls=1,usec=10,usec_per_call=10.00,rejected_calls=0,failed_calls=1',
+    });
+    stats.errorReply('ERR value is not an integer or out of range');
+    stats.errorReply('WRONGTYPE Operation against a key holding the wrong kind of value');
+    stats.errorReply('ERR syntax error');
+    stats.errorReply('NOSPACE');
+    assert.deepEqual(stats.errorSection(), { errorstat_ERR: 'count=2', errorstat_NOSPACE: 'count=1', errorstat_WRONGTYPE: 'count=1' });
+    assert.equal(stats.errorReplies, 4);
+    for (let i = 0; i < ERROR_PREFIXES_MAX + 10; i++) stats.errorReply(`E${i} x`);
+    const section = stats.errorSection();
+    assert.equal(Object.keys(section).length, ERROR_PREFIXES_MAX + 1);
+    assert.equal(section.errorstat_ERRORSTATS_OVERFLOW, 'count=13');
+    stats.reset();
+    assert.deepEqual([stats.commandSection(), stats.errorSection(), stats.errorReplies], [{}, {}, 0]);
+  });
+});
+
+/** `INFO <section>` as a map of key → value. */
+async function infoFields(redis: Redis, section: string): Promise<Map<string, string>> {
+  const text = (await redis.info(section)) as string;
+  const fields = new Map<string, string>();
+  for (const line of text.split('\r\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0 && !line.startsWith('#')) fields.set(line.slice(0, colon), line.slice(colon + 1));
+  }
+  return fields;
+}
+
+describe('MONITOR, SLOWLOG and INFO commandstats on the server', () => {
   let server: RunningServer;
   let redis: Redis;
 
@@ -174,5 +214,34 @@ describe('MONITOR and SLOWLOG on the server', () => {
     for (let i = 0; i < 5; i++) await redis.ping();
     assert.equal(await redis.call('slowlog', 'len'), 0);
     assert.deepEqual(await redis.config('GET', 'slowlog-*'), ['slowlog-log-slower-than', '-1', 'slowlog-max-len', '2']);
+  });
+
+  test('INFO commandstats and errorstats count calls, failures, rejections and error replies; RESETSTAT clears', async () => {
+    assert.equal(await redis.config('RESETSTAT'), 'OK');
+    const c = await RawClient.connect(server.port);
+    c.send(Buffer.concat([
+      resp('SET', 'cs', '1'), resp('INCR', 'cs'), resp('SET', 'cs', 'x'), resp('INCR', 'cs'),
+      resp('GET'), resp('NOSUCH', 'a'), resp('GET', 'cs'),
+    ]));
+    const replies = await c.until((t) => t.endsWith('$1\r\nx\r\n'));
+    assert.equal(replies, "+OK\r\n:2\r\n+OK\r\n-ERR value is not an integer or out of range\r\n-ERR wrong number of arguments for 'get' command\r\n-ERR unknown command 'NOSUCH', with args beginning with: 'a' \r\n$1\r\nx\r\n");
+    c.close();
+    const commands = await infoFields(redis, 'commandstats');
+    const stat = (name: string): string => (commands.get(`cmdstat_${name}`) ?? '').replace(/usec=\d+,usec_per_call=[\d.]+,/, '');
+    assert.equal(stat('set'), 'calls=2,rejected_calls=0,failed_calls=0');
+    assert.equal(stat('incr'), 'calls=2,rejected_calls=0,failed_calls=1');
+    assert.equal(stat('get'), 'calls=1,rejected_calls=1,failed_calls=0');
+    assert.ok(![...commands.keys()].some((k) => k.includes('nosuch')), 'an unknown command gets no entry');
+    const errors = await infoFields(redis, 'errorstats');
+    assert.equal(errors.get('errorstat_ERR'), 'count=3');
+    assert.equal((await infoFields(redis, 'stats')).get('total_error_replies'), '3');
+    // Only `all`/`everything` (or the section's name) bring these sections, as in Redis.
+    assert.doesNotMatch((await redis.info()) as string, /# Commandstats/);
+    assert.match((await redis.info('all')) as string, /# Commandstats\r\ncmdstat_/);
+    assert.match((await redis.info('everything')) as string, /# Errorstats\r\nerrorstat_ERR:count=3\r\n/);
+    assert.equal(await redis.config('RESETSTAT'), 'OK');
+    const afterReset = await infoFields(redis, 'commandstats');
+    assert.deepEqual([...afterReset.keys()], ['cmdstat_config']); // the RESETSTAT call itself
+    assert.equal((await infoFields(redis, 'errorstats')).size, 0);
   });
 });
