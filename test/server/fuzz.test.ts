@@ -1,6 +1,7 @@
 // Fuzz: thousands of random and malformed frames over many connections while a well-behaved client keeps
 // writing and reading. The server must not crash, the good client must see exactly its own data, and
-// that data must survive a restart. The PRNG is seeded (printed on failure) so a run can be replayed.
+// that data must survive a restart. A MONITOR client and a slow log that records every command watch it all:
+// every monitor line stays well-formed and quoted, and random command names never become statistics. The PRNG is seeded (printed on failure) so a run can be replayed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
@@ -54,8 +55,10 @@ function makeFrame(rand: () => number): Buffer {
 test('random and malformed frames on many connections never disturb a well-behaved client', async () => {
   const seed = Number(process.env.CASKDB_FUZZ_SEED ?? Date.now() % 1_000_000);
   const rand = prng(seed);
-  const server = await startServer(['--proto-max-bulk-len', '1mb']);
+  const server = await startServer(['--proto-max-bulk-len', '1mb', '--slowlog-log-slower-than', '0']);
   const good = new Redis({ port: server.port, host: '127.0.0.1' });
+  const monitor = await RawClient.connect(server.port);
+  monitor.send(resp('MONITOR'));
   const expected = new Map<string, string>();
   let framesSent = 0;
   try {
@@ -95,6 +98,19 @@ test('random and malformed frames on many connections never disturb a well-behav
     for (const [k, v] of expected) assert.equal(await good.get(k), v, `seed ${seed}: ${k}`);
     const info = await good.info('stats');
     assert.match(info, /protocol_errors:[1-9]/);
+    // The monitor saw everything as well-formed lines, the good client's commands among them.
+    await good.echo('last-command');
+    const watched = await monitor.until((t) => t.includes('"echo" "last-command"'));
+    assert.ok(!monitor.closed, `seed ${seed}: the monitor was disconnected`);
+    const lines = watched.split('\r\n').slice(0, -1);
+    assert.equal(lines[0], '+OK');
+    for (const line of lines.slice(1)) assert.match(line, /^\+\d+\.\d{6} \[0 127\.0\.0\.1:\d+\]( "([\x20-\x21\x23-\x5b\x5d-\x7e]|\\.)*")+$/, `seed ${seed}`);
+    assert.ok(watched.includes('"incr" "good:counter"'));
+    monitor.close();
+    const known = new Set(((await good.call('command', 'list')) as string[]).map((n) => n.toLowerCase()));
+    const statNames = [...((await good.info('commandstats')) as string).matchAll(/^cmdstat_([^:]+):/gm)].map((m) => m[1]!);
+    assert.ok(statNames.length > 5 && statNames.every((n) => known.has(n)), `seed ${seed}: ${statNames.join(' ')}`);
+    assert.equal(await good.call('slowlog', 'len'), 128);
     good.disconnect();
     assert.equal(await server.stop(), 0, `seed ${seed}: server did not exit cleanly`);
     const again = await startServer([], { dir: server.dir });
