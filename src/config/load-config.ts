@@ -60,8 +60,12 @@ export function coerceValue(spec: KeySpec, raw: unknown, origin: string): string
   const bad = (why: string) => configError(`invalid value for '${spec.key}' (${origin}): ${JSON.stringify(raw)} ${why}`);
   switch (spec.type) {
     case 'string':
+    {
       if (typeof raw !== 'string' && typeof raw !== 'number') throw bad('is not a string');
+      const why = spec.validate?.(String(raw));
+      if (why !== undefined) throw bad(why);
       return String(raw);
+    }
     case 'enum': {
       const text = String(raw).toLowerCase();
       if (!spec.values!.includes(text)) throw bad(`is not one of ${spec.values!.join(', ')}`);

@@ -13,10 +13,23 @@ export interface KeySpec {
   readonly max?: number;
   /** CONFIG SET may change it while the server runs. */
   readonly settable: boolean;
+  /** For strings: why a value is not acceptable, or undefined when it is. */
+  readonly validate?: (text: string) => string | undefined;
   readonly description: string;
 }
 
 const MiB = 1024 * 1024;
+
+/** Percentiles as `50 99 99.9`: numbers from 0 to 100 separated by spaces (none is allowed). */
+export function parsePercentiles(text: string): number[] | undefined {
+  const words = text.trim() === '' ? [] : text.trim().split(/\s+/);
+  const values = words.map((w) => (/^\d+(\.\d+)?$/.test(w) ? Number(w) : NaN));
+  return values.every((v) => v >= 0 && v <= 100) ? values : undefined;
+}
+
+function percentilesProblem(text: string): string | undefined {
+  return parsePercentiles(text) === undefined ? 'is not a list of percentiles from 0 to 100 separated by spaces' : undefined;
+}
 
 export const CONFIG_KEYS: readonly KeySpec[] = [
   { key: 'dir', type: 'string', default: './data', settable: false, description: 'data directory (created when missing)' },
@@ -45,6 +58,10 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { key: 'slowlog-log-slower-than', type: 'int', default: 10_000, min: -1, max: 2 ** 31 - 1, settable: true,
     description: 'SLOWLOG records commands that run at least this many microseconds (0 = every command, -1 = off)' },
   { key: 'slowlog-max-len', type: 'int', default: 128, min: 0, max: 1_000_000, settable: true, description: 'most entries SLOWLOG keeps (the oldest go first)' },
+  { key: 'latency-tracking', type: 'enum', default: 'yes', values: ['yes', 'no'], settable: true,
+    description: 'keep a latency histogram per command (INFO latencystats, LATENCY HISTOGRAM)' },
+  { key: 'latency-tracking-info-percentiles', type: 'string', default: '50 99 99.9', settable: true, validate: percentilesProblem,
+    description: 'the percentiles INFO latencystats reports, separated by spaces' },
   { key: 'log-level', type: 'enum', default: 'info', values: ['debug', 'info', 'warn', 'error'], settable: true, description: 'least severe log level written' },
   { key: 'registry.zookeeper', type: 'string', default: '', settable: false, description: 'ZooKeeper connect string host:port[,…]; empty = do not register' },
   { key: 'registry.root', type: 'string', default: '/caskdb', settable: false, description: 'ZooKeeper root path' },
@@ -94,6 +111,8 @@ export interface ServerConfig {
   'multi-queue-max': number;
   'slowlog-log-slower-than': number;
   'slowlog-max-len': number;
+  'latency-tracking': 'yes' | 'no';
+  'latency-tracking-info-percentiles': string;
   'log-level': 'debug' | 'info' | 'warn' | 'error';
   'registry.zookeeper': string;
   'registry.root': string;

@@ -1,6 +1,7 @@
 // INFO: Redis's sections (server, clients, memory, persistence, stats, keyspace; commandstats and
-// errorstats with `all`) plus `caskdb` with the engine's statistics, as `key:value` lines under `# Section` headers.
+// errorstats and latencystats with `all`) plus `caskdb` with the engine's statistics, as `key:value` lines under `# Section` headers.
 import os from 'node:os';
+import { parsePercentiles } from '../config/schema.js';
 import { version } from '../util/version.js';
 import type { ServerContext } from './context.js';
 
@@ -82,6 +83,7 @@ function buildSections(ctx: ServerContext): Record<string, Section> {
     },
     commandstats: ctx.commandStats.commandSection(),
     errorstats: ctx.commandStats.errorSection(),
+    latencystats: ctx.commandStats.latencySection(parsePercentiles(ctx.config['latency-tracking-info-percentiles']) ?? []),
     ...ctx.store.infoSections(),
   };
   return sections;
@@ -89,7 +91,7 @@ function buildSections(ctx: ServerContext): Record<string, Section> {
 
 const DEFAULT_SECTIONS = ['server', 'clients', 'memory', 'persistence', 'stats', 'replication', 'keyspace', 'caskdb'];
 /** Sections only `all` and `everything` (or their own name) bring, as in Redis. */
-const ALL_ONLY_SECTIONS = ['commandstats', 'errorstats'];
+const ALL_ONLY_SECTIONS = ['commandstats', 'errorstats', 'latencystats'];
 
 /** The INFO text for the requested sections (none, `default`, `all` and `everything` as Redis reads them). */
 export function renderInfo(ctx: ServerContext, requested: readonly string[]): string {

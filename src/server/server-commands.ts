@@ -1,6 +1,6 @@
 // Connection, transaction and server commands (everything that is not a data command): PING ECHO QUIT
 // HELLO SELECT AUTH CLIENT (incl. KILL) COMMAND MULTI EXEC DISCARD WATCH UNWATCH INFO MEMORY CONFIG TIME
-// SAVE BGSAVE LASTSAVE BGREWRITEAOF SHUTDOWN MONITOR SLOWLOG. Replies and error texts follow Redis 7 so client libraries classify them.
+// SAVE BGSAVE LASTSAVE BGREWRITEAOF SHUTDOWN MONITOR SLOWLOG LATENCY. Replies and error texts follow Redis 7 so client libraries classify them.
 import { diskKeyLength, recordLength } from '../codec/record.js';
 import { coerceValue } from '../config/load-config.js';
 import { CONFIG_KEYS, KEY_SPECS, type ServerConfig } from '../config/schema.js';
@@ -508,6 +508,42 @@ define('slowlog', -2, ['admin'], 'Reads or resets the slow command log.', (_c, a
         'GET [<count>]', '    Return top <count> entries from the slowlog (default: 10, -1 mean all).',
         '    Entries are made of:', '    id, timestamp, time in microseconds, arguments array, client IP and port,', '    client name',
         'LEN', '    Return the length of the slowlog.', 'RESET', '    Reset the slowlog.',
+      ].map(bulk);
+    default:
+      return unknownSubcommand(a);
+  }
+});
+
+// caskdb keeps per-command histograms (LATENCY HISTOGRAM) but no latency-spike monitor — as Redis with its
+// default latency-monitor-threshold of 0 — so LATEST, HISTORY and RESET answer as that Redis does.
+define('latency', -2, ['admin'], 'Per-command latency histograms.', (_c, a, ctx) => {
+  switch (lower(a[1])) {
+    case 'histogram': {
+      const names = a.slice(2).map(lower);
+      return new ReplyMap(ctx.commandStats.histograms(names).map(({ name, calls, cumulative }) => [
+        bulk(name),
+        new ReplyMap([
+          [bulk('calls'), calls],
+          [bulk('histogram_usec'), new ReplyMap(cumulative)],
+        ]),
+      ] as const));
+    }
+    case 'latest':
+      return subArity(a, a.length === 2) ?? [];
+    case 'history':
+      return subArity(a, a.length === 3) ?? [];
+    case 'reset':
+      return 0;
+    case 'doctor':
+    case 'graph':
+      return new ReplyError('ERR LATENCY DOCTOR and GRAPH need the latency monitor, which caskdb does not have: use LATENCY HISTOGRAM or INFO latencystats');
+    case 'help':
+      return [
+        'LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:',
+        'HISTOGRAM [COMMAND ...]', '    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.',
+        '    If no commands are specified then all histograms are replied.',
+        'LATEST', '    Return the latest latency samples (caskdb keeps none).', 'HISTORY <event>', '    Return time-latency samples (caskdb keeps none).',
+        'RESET [<event> ...]', '    Reset latency data of one or more event classes (caskdb keeps none: answers 0).',
       ].map(bulk);
     default:
       return unknownSubcommand(a);

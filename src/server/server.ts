@@ -65,6 +65,7 @@ export class CaskServer implements ServerContext {
       multibulkLengthMax: this.config['proto-max-multibulk-len'],
     };
     this.slowlog = new Slowlog(this.config['slowlog-max-len']);
+    this.commandStats.latencyTracking = this.config['latency-tracking'] === 'yes';
     this.net = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
     this.net.on('error', (error) => this.log.error('listener error', { error: error.message }));
   }
@@ -115,6 +116,8 @@ export class CaskServer implements ServerContext {
       this.parserLimits.multibulkLengthMax = value as number;
     } else if (key === 'timeout') {
       for (const c of this.clients.values()) c.applyTimeout();
+    } else if (key === 'latency-tracking') {
+      this.commandStats.latencyTracking = value === 'yes';
     } else if (key === 'slowlog-max-len') {
       this.slowlog.setMaxLength(value as number);
     } else if (key === 'log-level') {

@@ -1,4 +1,5 @@
-// What operators watch a server with — MONITOR, SLOWLOG, INFO commandstats/errorstats: the line formats,
+// What operators watch a server with — MONITOR, SLOWLOG, INFO commandstats/errorstats/latencystats and
+// LATENCY HISTOGRAM: the line formats,
 // escaping, trimming, redaction and counting as pure functions, then against the real server process
 // through raw RESP, ioredis and the stock `redis-cli monitor`.
 import { after, before, describe, test } from 'node:test';
@@ -6,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { CommandStats, ERROR_PREFIXES_MAX } from '../../src/server/command-stats.js';
+import { LatencyHistogram } from '../../src/server/latency-histogram.js';
 import { isSecretArgument, monitorLine, quoteArgument } from '../../src/server/monitor.js';
 import { Slowlog, trimArguments } from '../../src/server/slowlog.js';
 import { ensureRedisTools, RawClient, removeDir, resp, startServer, type RunningServer } from './harness.js';
@@ -82,6 +84,42 @@ describe('command statistics (pure)', () => {
     assert.equal(section.errorstat_ERRORSTATS_OVERFLOW, 'count=13');
     stats.reset();
     assert.deepEqual([stats.commandSection(), stats.errorSection(), stats.errorReplies], [{}, {}, 0]);
+  });
+});
+
+describe('latency histogram (pure)', () => {
+  test('percentiles are exact below 32 ns and within 1/32 above, up to hours', () => {
+    const exact = new LatencyHistogram();
+    for (let ns = 1; ns <= 20; ns++) exact.record(ns / 1000);
+    assert.equal(exact.percentileMicros(50), 0.01);
+    assert.equal(exact.percentileMicros(100), 0.02);
+    for (const micros of [0.05, 1, 3.3, 17, 250, 999, 12_345, 1e6, 3.6e9]) {
+      const h = new LatencyHistogram();
+      h.record(micros);
+      const reported = h.percentileMicros(99);
+      assert.ok(reported >= micros * 0.999 && reported <= micros * (1 + 1 / 32), `${micros} µs reported as ${reported}`);
+    }
+    const empty = new LatencyHistogram();
+    assert.deepEqual([empty.percentileMicros(50), empty.cumulativePowersOfTwoMicros()], [0, []]);
+  });
+
+  test('percentiles follow the distribution; the cumulative histogram counts at powers of two', () => {
+    const h = new LatencyHistogram();
+    for (let i = 1; i <= 1000; i++) h.record(i); // 1 … 1000 µs
+    assert.equal(h.total, 1000);
+    for (const [p, expected] of [[50, 500], [90, 900], [99, 990], [99.9, 999]] as const) {
+      const got = h.percentileMicros(p);
+      assert.ok(got >= expected && got <= expected * (1 + 1 / 32), `p${p}: ${got}`);
+    }
+    const cumulative = h.cumulativePowersOfTwoMicros();
+    assert.deepEqual(cumulative.map(([bound]) => bound), [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]);
+    assert.equal(cumulative.at(-1)![1], 1000);
+    for (let i = 1; i < cumulative.length; i++) assert.ok(cumulative[i]![1] >= cumulative[i - 1]![1]);
+    // Every bound counts the values certainly at or below it: within a bucket's width of the true count.
+    for (const [bound, count] of cumulative) {
+      const trueCount = Math.min(bound, 1000);
+      assert.ok(count <= trueCount && count >= trueCount - Math.ceil(bound / 32), `${bound}: ${count}`);
+    }
   });
 });
 
@@ -243,5 +281,43 @@ describe('MONITOR, SLOWLOG and INFO commandstats on the server', () => {
     const afterReset = await infoFields(redis, 'commandstats');
     assert.deepEqual([...afterReset.keys()], ['cmdstat_config']); // the RESETSTAT call itself
     assert.equal((await infoFields(redis, 'errorstats')).size, 0);
+  });
+
+  test('INFO latencystats and LATENCY HISTOGRAM per command; the percentiles and tracking are settable', async () => {
+    assert.equal(await redis.config('RESETSTAT'), 'OK');
+    for (let i = 0; i < 200; i++) await redis.set(`lat${i}`, 'v');
+    for (let i = 0; i < 100; i++) await redis.get(`lat${i}`);
+    const stats = await infoFields(redis, 'latencystats');
+    const percentiles = (name: string): number[] => {
+      const m = /^p50=([\d.]+),p99=([\d.]+),p99\.9=([\d.]+)$/.exec(stats.get(`latency_percentiles_usec_${name}`) ?? '');
+      assert.ok(m !== null, JSON.stringify([...stats]));
+      return m.slice(1).map(Number);
+    };
+    for (const name of ['set', 'get']) {
+      const [p50, p99, p999] = percentiles(name) as [number, number, number];
+      assert.ok(p50 > 0 && p50 <= p99 && p99 <= p999, `${name}: ${p50} ${p99} ${p999}`);
+    }
+    assert.doesNotMatch((await redis.info()) as string, /# Latencystats/);
+    assert.match((await redis.info('all')) as string, /# Latencystats\r\nlatency_percentiles_usec_/);
+
+    const c = await RawClient.connect(server.port);
+    c.send(resp('LATENCY', 'HISTOGRAM', 'get', 'nosuch'));
+    const text = await c.until((t) => /\r\n:100\r\n$/.test(t));
+    c.close();
+    // A map of one command (RESP2: a flat array): calls, then cumulative counts at 1, 2, 4 … µs ending at all 100.
+    assert.match(text, /^\*2\r\n\$3\r\nget\r\n\*4\r\n\$5\r\ncalls\r\n:100\r\n\$14\r\nhistogram_usec\r\n\*\d+\r\n:1\r\n:\d+\r\n(:\d+\r\n:\d+\r\n)*:\d+\r\n:100\r\n$/, text);
+    assert.deepEqual(await redis.call('latency', 'latest'), []);
+    await assert.rejects(redis.call('latency', 'doctor'), /ERR LATENCY DOCTOR and GRAPH need the latency monitor/);
+
+    assert.equal(await redis.config('SET', 'latency-tracking-info-percentiles', '90 100'), 'OK');
+    assert.match((await infoFields(redis, 'latencystats')).get('latency_percentiles_usec_set') ?? '', /^p90=[\d.]+,p100=[\d.]+$/);
+    await assert.rejects(redis.config('SET', 'latency-tracking-info-percentiles', '50 101'), /is not a list of percentiles from 0 to 100/);
+    assert.equal(await redis.config('SET', 'latency-tracking', 'no'), 'OK');
+    for (let i = 0; i < 10; i++) await redis.strlen('lat0');
+    assert.ok(!(await infoFields(redis, 'latencystats')).has('latency_percentiles_usec_strlen'));
+    assert.match((await infoFields(redis, 'commandstats')).get('cmdstat_strlen') ?? '', /^calls=10,/);
+    assert.equal(await redis.config('SET', 'latency-tracking', 'yes', 'latency-tracking-info-percentiles', '50 99 99.9'), 'OK');
+    assert.equal(await redis.config('RESETSTAT'), 'OK');
+    assert.ok(!(await infoFields(redis, 'latencystats')).has('latency_percentiles_usec_set'));
   });
 });
