@@ -10,13 +10,18 @@ const MAX_EXPONENT = 42;
 const BUCKETS = (MAX_EXPONENT - SUB_BUCKET_BITS + 2) * SUB_BUCKETS;
 const MAX_NANOS = 2 ** MAX_EXPONENT - 1;
 
-/** The bucket of a value in whole nanoseconds (0 ≤ nanos ≤ MAX_NANOS). */
+/** The bucket of a value in nanoseconds (fractions dropped; negative counts as 0, past MAX_NANOS as MAX_NANOS). */
 function bucketOf(nanos: number): number {
-  if (nanos < SUB_BUCKETS) return nanos; // the first powers of two are exact
-  const exponent = nanos < 2 ** 31 ? 31 - Math.clz32(nanos) : 62 - Math.clz32(Math.floor(nanos / 2 ** 31));
-  const shift = exponent - SUB_BUCKET_BITS;
-  const sub = Math.floor(nanos / 2 ** shift) - SUB_BUCKETS; // 0 … SUB_BUCKETS − 1
-  return (shift + 1) * SUB_BUCKETS + sub;
+  if (nanos < 2 ** 31) {
+    // The common case in integer operations only: this runs once per command.
+    const n = nanos > 0 ? nanos | 0 : 0;
+    if (n < SUB_BUCKETS) return n; // the first powers of two are exact
+    const shift = 26 - Math.clz32(n); // exponent − SUB_BUCKET_BITS, exponent = 31 − clz32(n)
+    return ((shift + 1) << SUB_BUCKET_BITS) + ((n >>> shift) - SUB_BUCKETS);
+  }
+  const n = Math.floor(Math.min(nanos, MAX_NANOS));
+  const shift = 62 - Math.clz32(Math.floor(n / 2 ** 31)) - SUB_BUCKET_BITS;
+  return (shift + 1) * SUB_BUCKETS + (Math.floor(n / 2 ** shift) - SUB_BUCKETS);
 }
 
 /** The largest value (ns) that falls in `bucket`. */
@@ -32,8 +37,7 @@ export class LatencyHistogram {
   total = 0;
 
   record(micros: number): void {
-    const nanos = Math.min(MAX_NANOS, Math.max(0, Math.round(micros * 1000)));
-    this.counts[bucketOf(nanos)]!++;
+    this.counts[bucketOf(micros * 1000)]!++;
     this.total++;
   }
 
