@@ -3,23 +3,16 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
-import { RawClient, removeDir, resp, startServer, type RunningServer } from './harness.js';
+import { RawClient, resp, startServerWithClient, stopServerWithClient, type RunningServer } from './harness.js';
 
 let server: RunningServer;
 let redis: Redis;
 
 before(async () => {
-  server = await startServer(['--sync', 'everysec']);
-  redis = new Redis({ port: server.port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0 });
-  await redis.connect();
+  ({ server, redis } = await startServerWithClient(['--sync', 'everysec']));
 });
 
-after(async () => {
-  redis?.disconnect();
-  const code = await server?.stop();
-  if (server) removeDir(server.dir);
-  assert.equal(code, 0);
-});
+after(() => stopServerWithClient({ server, redis }));
 
 async function rejects(p: Promise<unknown>, message: string | RegExp): Promise<void> {
   await assert.rejects(p, (e: Error) => {

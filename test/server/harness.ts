@@ -6,6 +6,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
 import { spawnCaskdb } from '../support/cli.js';
 
 export interface RunningServer {
@@ -75,6 +77,27 @@ export async function startServer(args: string[] = [], options: { dir?: string; 
       await exited;
     },
   };
+}
+
+/** A started server with one connected ioredis client (no retries: a failure must surface at once). */
+export interface ServerWithClient {
+  server: RunningServer;
+  redis: Redis;
+}
+
+export async function startServerWithClient(args: string[]): Promise<ServerWithClient> {
+  const server = await startServer(args);
+  const redis = new Redis({ port: server.port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0 });
+  await redis.connect();
+  return { server, redis };
+}
+
+/** Drops the client, stops the server (asserting a clean exit 0) and removes its directory; safe after a failed start. */
+export async function stopServerWithClient(started: Partial<ServerWithClient>): Promise<void> {
+  started.redis?.disconnect();
+  const code = await started.server?.stop();
+  if (started.server) removeDir(started.server.dir);
+  assert.equal(code, 0);
 }
 
 /** Removes a data directory, and the temporary directory around it when the harness made one. */

@@ -10,7 +10,7 @@ import { CommandStats, ERROR_PREFIXES_MAX } from '../../src/server/command-stats
 import { LatencyHistogram } from '../../src/server/latency-histogram.js';
 import { isSecretArgument, monitorLine, quoteArgument } from '../../src/server/monitor.js';
 import { Slowlog, trimArguments } from '../../src/server/slowlog.js';
-import { ensureRedisTools, RawClient, removeDir, resp, startServer, type RunningServer } from './harness.js';
+import { ensureRedisTools, RawClient, resp, startServerWithClient, stopServerWithClient, type RunningServer } from './harness.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 
@@ -139,17 +139,10 @@ describe('MONITOR, SLOWLOG and INFO commandstats on the server', () => {
   let redis: Redis;
 
   before(async () => {
-    server = await startServer([]);
-    redis = new Redis({ port: server.port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0 });
-    await redis.connect();
+    ({ server, redis } = await startServerWithClient([]));
   });
 
-  after(async () => {
-    redis?.disconnect();
-    const code = await server?.stop();
-    if (server) removeDir(server.dir);
-    assert.equal(code, 0);
-  });
+  after(() => stopServerWithClient({ server, redis }));
 
   test('a monitor receives every other client\'s commands, escaped and redacted; it may not touch the keyspace', async () => {
     const monitor = await RawClient.connect(server.port);
