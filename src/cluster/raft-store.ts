@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import { join } from 'node:path';
 import { Db } from '../engine/db.js';
 import type { EngineStat, IterateOptions, KvEngine, SyncMode, WriteOp } from '../engine/types.js';
-import type { LogEntry } from '../engine/options.js';
+import { DEFAULT_OPTIONS, type LogEntry } from '../engine/options.js';
 import { lockDirectory } from '../io/dir-lock.js';
 import type { DirLock } from '../io/file-system.js';
 import { ConfChangeType, EntryType, NONE, StateType, type Entry, type ReadState, type Snapshot } from '../raft/types.js';
@@ -170,6 +170,7 @@ export class RaftStore implements KvStore, StateMachine {
       scanCursors: new ScanCursorTable(),
       random: Math.random,
       stringBytesMax: options.stringBytesMax,
+      keyBytesMax: DEFAULT_OPTIONS.keyBytesMax,
       isModifiedSince: (key, since) => this.isModifiedSince(key, since),
     };
   }

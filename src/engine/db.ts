@@ -802,7 +802,6 @@ export class Db implements KvEngine {
 
   private checkKey(key: Bytes): Buffer {
     const bytes = toBuffer(key);
-    if (bytes.length === 0) throw new CaskError(ErrorCode.EmptyKey, 'keys must not be empty');
     if (bytes.length > this.options.keyBytesMax) {
       throw new CaskError(ErrorCode.KeyTooLarge, `key of ${bytes.length} bytes exceeds keyBytesMax (${this.options.keyBytesMax})`, { limit: 'keyBytesMax' });
     }

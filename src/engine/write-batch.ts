@@ -76,7 +76,6 @@ export class WriteBatch {
 
   private add(op: Pending): void {
     this.assertOpen();
-    if (op.key.length === 0) throw new CaskError(ErrorCode.EmptyKey, 'keys must not be empty');
     const indexKey = op.key.toString('latin1');
     const previous = this.pending.get(indexKey);
     const opBytes = op.key.length + (op.type === 'put' ? op.value.length : 0);

@@ -11,6 +11,12 @@ import { lookupDataCommand, checkArity, type ReadContext } from './data-commands
 export interface ApplyContext extends ReadContext {
   /** Longest string SETRANGE/APPEND may build (`proto-max-bulk-len`). */
   stringBytesMax: number;
+  /**
+   * Longest key a write may name (the engine's `keyBytesMax`). Checked here, before any op exists, so a
+   * Raft node applying a logged entry answers it with an error exactly as every other node does, instead of
+   * failing the engine write (which would stop the node, and again on every replay of the log).
+   */
+  keyBytesMax: number;
   /** WATCH: whether `key` changed after the applied sequence number `seq`. */
   isModifiedSince(key: Buffer, seq: number): boolean;
 }
@@ -31,7 +37,10 @@ const ERR_TOO_BIG = new ReplyError('ERR string exceeds maximum allowed size (pro
 export function applyMutation(state: KvView, m: Mutation, ctx: ApplyContext): ApplyResult {
   if (m.op === 'exec') return applyExec(state, m, ctx);
   // The most common write, a plain SET, needs no view: it reads nothing and writes one key.
-  if (m.op === 'set' && !m.nx && !m.xx && !m.get) return { ops: [{ type: 'put', key: m.key, value: m.value }], reply: 'OK' };
+  if (m.op === 'set' && !m.nx && !m.xx && !m.get) {
+    if (m.key.length > ctx.keyBytesMax) return { ops: [], reply: keyTooLong(m.key, ctx) };
+    return { ops: [{ type: 'put', key: m.key, value: m.value }], reply: 'OK' };
+  }
   const view = new DirectView(state);
   const reply = applyTo(view, m, ctx);
   return { ops: view.ops(), reply };
@@ -61,7 +70,30 @@ export function applyCommand(view: MutableView, argv: readonly Buffer[], ctx: Ap
   return applyTo(view, parsed.mutation, ctx);
 }
 
+/** The first key a mutation names that is longer than the key limit, if any. */
+function oversizeKey(m: Exclude<Mutation, { op: 'exec' }>, max: number): Buffer | undefined {
+  switch (m.op) {
+    case 'mset':
+      return m.pairs.find(([key]) => key.length > max)?.[0];
+    case 'del':
+      return m.keys.find((key) => key.length > max);
+    case 'rename':
+    case 'copy':
+      return m.key.length > max ? m.key : m.newKey.length > max ? m.newKey : undefined;
+    case 'flushall':
+      return undefined;
+    default:
+      return m.key.length > max ? m.key : undefined;
+  }
+}
+
+function keyTooLong(key: Buffer, ctx: ApplyContext): ReplyError {
+  return new ReplyError(`ERR key of ${key.length} bytes exceeds the key limit of ${ctx.keyBytesMax} bytes`);
+}
+
 function applyTo(view: MutableView, m: Exclude<Mutation, { op: 'exec' }>, ctx: ApplyContext): Reply {
+  const oversize = oversizeKey(m, ctx.keyBytesMax);
+  if (oversize !== undefined) return keyTooLong(oversize, ctx);
   switch (m.op) {
     case 'set': {
       const old = m.get || m.nx || m.xx ? view.get(m.key) : undefined;

@@ -66,9 +66,6 @@ export class MemoryEngine implements KvEngine {
   write(ops: readonly WriteOp[]): Promise<void> {
     this.checkOpen();
     for (const op of ops) {
-      if (toBuffer(op.key).length === 0) throw new CaskError(ErrorCode.EmptyKey, 'empty keys are not supported');
-    }
-    for (const op of ops) {
       const key = toKey(op.key);
       const old = this.tree.get(key);
       if (old !== undefined) this.reclaimable += old.length + key.length;

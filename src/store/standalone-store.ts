@@ -5,8 +5,9 @@
 // Grouped writes answer with a `PendingReply` of the turn's `WriteGroup` rather than a promise each.
 // Invariants: a mutation sees every earlier one (pending writes are visible through `view`); nothing is
 // acknowledged before the engine write holding it resolves; a turn's batch is atomic, so it is never torn.
+import { DEFAULT_OPTIONS } from '../engine/options.js';
 import type { EngineStat, IterateOptions, KvEngine, WriteOp } from '../engine/types.js';
-import { ReplyError, type Reply } from '../resp/reply.js';
+import type { Reply } from '../resp/reply.js';
 import { applyMutation, type ApplyContext } from './apply-mutation.js';
 import type { KvStore } from './kv-store.js';
 import type { KvView } from './kv-view.js';
@@ -119,6 +120,7 @@ export class StandaloneStore implements KvStore {
       scanCursors: new ScanCursorTable(),
       random: options.random ?? Math.random,
       stringBytesMax: options.stringBytesMax,
+      keyBytesMax: DEFAULT_OPTIONS.keyBytesMax,
       isModifiedSince: (key, since) => this.isModifiedSince(key, since),
     };
   }
@@ -138,9 +140,6 @@ export class StandaloneStore implements KvStore {
   submit(mutation: Mutation): Reply | Promise<Reply> | PendingReply {
     const { ops, reply } = applyMutation(this.pendingView, mutation, this.readContext);
     if (ops.length === 0) return reply;
-    for (const op of ops) {
-      if (keyBytes(op.key).length === 0) return new ReplyError('ERR empty keys are not supported by caskdb');
-    }
     this.seq++;
     if (this.watchRefs.size > 0) this.track(mutation, ops);
     if (!this.batchPerTurn || mutation.op === 'flushall' || ops.length > PENDING_OPS_MAX) {

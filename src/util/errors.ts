@@ -8,12 +8,10 @@ export const ErrorCode = {
   Locked: 'CASKDB_LOCKED',
   /** The database (or server, client) was closed. */
   Closed: 'CASKDB_CLOSED',
-  /** A key is empty or longer than `keyBytesMax`. */
+  /** A key is longer than `keyBytesMax`. */
   KeyTooLarge: 'CASKDB_KEY_TOO_LARGE',
   /** A value is longer than `valueBytesMax`. */
   ValueTooLarge: 'CASKDB_VALUE_TOO_LARGE',
-  /** An empty key was given. */
-  EmptyKey: 'CASKDB_EMPTY_KEY',
   /** An option failed validation at open. */
   InvalidOption: 'CASKDB_INVALID_OPTION',
   /** An argument failed validation (outside options). */

@@ -139,11 +139,25 @@ test('every data command has --help (exit 0) and usage errors exit 2', async () 
   assert.equal((await runCaskdb(['put', '--dir', '/tmp/x', 'a', 'b', 'c'])).code, 2);
 });
 
-test('an engine error exits 1 with its code: an empty key is CASKDB_EMPTY_KEY', async (t) => {
+test('an engine error exits 1 with its code: a key over keyBytesMax is CASKDB_KEY_TOO_LARGE', async (t) => {
   const dir = tempDir(t);
-  const result = await runCaskdb(['put', '--dir', dir, '', 'v']);
+  const result = await runCaskdb(['put', '--dir', dir, 'k'.repeat(64 * 1024 + 1), 'v']);
   assert.equal(result.code, 1);
-  assert.match(result.stderr, /CASKDB_EMPTY_KEY/);
+  assert.match(result.stderr, /CASKDB_KEY_TOO_LARGE/);
+});
+
+test('the empty key is an ordinary key: put, get, dump and del', async (t) => {
+  const dir = tempDir(t);
+  assert.equal((await runCaskdb(['put', '--dir', dir, '', 'nothing'])).code, 0);
+  assert.equal((await runCaskdb(['put', '--dir', dir, 'a', 'x'])).code, 0);
+  const got = await runCaskdb(['get', '--dir', dir, '']);
+  assert.equal(got.code, 0);
+  assert.equal(got.stdout, 'nothing');
+  // hex(key) TAB hex(value): the empty key sorts first and prints as an empty field.
+  const dump = await runCaskdb(['dump', '--dir', dir, '--format', 'hex']);
+  assert.equal(dump.stdout, `\t${Buffer.from('nothing').toString('hex')}\n61\t78\n`);
+  assert.equal((await runCaskdb(['del', '--dir', dir, ''])).code, 0);
+  assert.equal((await runCaskdb(['get', '--dir', dir, ''])).code, 1);
 });
 
 test('damage found on open exits 1 naming file and offset, leaves the file as it is, and points at caskdb check', async (t) => {

@@ -107,4 +107,46 @@ describe('raft mode semantics', () => {
       cluster.cleanup();
     }
   });
+  it('the empty key is an ordinary key, and an over-limit key is an error reply that stops no node, now or on replay', async () => {
+    const cluster = new Cluster({ nodes: 3, tickMs: 20, electionTicks: 10, requestTimeoutMs: 2000 });
+    try {
+      await cluster.init();
+      await cluster.startAll();
+      const leader = await cluster.waitLeader();
+      const [f1, f2] = [...cluster.nodes.keys()].filter((id) => id !== leader) as [number, number];
+      const a = cluster.client(f1);
+      const b = cluster.client(f2);
+      assert.equal(await a.call(['set', '', 'empty']), 'OK');
+      assert.equal(await b.call(['get', '']), 'empty');
+      assert.equal(await b.call(['exists', '']), 1);
+
+      // Every write that names a key over 64 KiB is refused the same way on every node when applied.
+      const long = 'k'.repeat(64 * 1024 + 1);
+      for (const argv of [['set', long, 'v'], ['set', long, 'v', 'nx'], ['del', long], ['mset', 'ok', '1', long, '2'], ['rename', '', long], ['append', long, 'v']]) {
+        const reply = await a.call(argv);
+        assert.ok(reply instanceof RespError, `${argv[0]} with a long key is an error: ${String(reply)}`);
+        assert.equal(reply.message, 'ERR key of 65537 bytes exceeds the key limit of 65536 bytes');
+      }
+      assert.equal(await a.call(['multi']), 'OK');
+      assert.equal(await a.call(['set', 'in-exec', '1']), 'QUEUED');
+      assert.equal(await a.call(['set', long, 'v']), 'QUEUED');
+      const exec = (await a.call(['exec'])) as unknown[];
+      assert.equal(exec[0], 'OK');
+      assert.ok(exec[1] instanceof RespError && /exceeds the key limit/.test(exec[1].message), String(exec[1]));
+      assert.equal(await b.call(['get', 'ok']), null, 'the refused MSET wrote none of its pairs');
+      assert.equal(await b.call(['get', 'in-exec']), '1');
+      assert.equal(await b.call(['get', '']), 'empty', 'the refused RENAME left its source');
+      await cluster.waitConverged([...cluster.nodes.keys()]);
+
+      // Restart every node: each replays the log with those entries in it and comes back.
+      for (const id of [...cluster.nodes.keys()]) await cluster.kill(id, 'SIGKILL');
+      for (const id of [...cluster.nodes.keys()]) await cluster.start(id);
+      const after = await cluster.waitLeader(10_000);
+      assert.equal(await cluster.client(after).call(['get', '']), 'empty');
+      assert.equal(await cluster.client(after).call(['set', 'after', '1']), 'OK');
+    } finally {
+      await cluster.stopAll();
+      cluster.cleanup();
+    }
+  });
 });

@@ -208,6 +208,26 @@ describe('string commands', () => {
     assert.equal(await redis.strlen(key), value.length);
     assert.equal(await redis.del(key), 1);
   });
+
+  test('the empty key is an ordinary key, as in Redis', async () => {
+    assert.equal(await redis.set('', 'empty'), 'OK');
+    assert.equal(await redis.get(''), 'empty');
+    assert.equal(await redis.exists(''), 1);
+    assert.equal(await redis.append('', '!'), 6);
+    assert.ok((await redis.keys('*')).includes(''));
+    assert.equal(await redis.del(''), 1);
+    assert.equal(await redis.get(''), null);
+  });
+
+  test('a write naming a key over 64 KiB is an error reply and writes nothing', async () => {
+    const long = 'k'.repeat(64 * 1024 + 1);
+    const message = 'ERR key of 65537 bytes exceeds the key limit of 65536 bytes';
+    await rejects(redis.set(long, 'v'), message);
+    await rejects(redis.mset('short-ok', '1', long, '2'), message);
+    await rejects(redis.del(long), message);
+    assert.equal(await redis.get('short-ok'), null);
+    assert.equal(await redis.get(long), null, 'a read of a long key is just a miss');
+  });
 });
 
 describe('keyspace commands', () => {

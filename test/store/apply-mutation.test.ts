@@ -15,6 +15,7 @@ const ctx = (modified: (key: Buffer, seq: number) => boolean = () => false): App
   scanCursors: new ScanCursorTable(),
   random: () => 0.5,
   stringBytesMax: 1024,
+  keyBytesMax: 64,
   isModifiedSince: modified,
 });
 
