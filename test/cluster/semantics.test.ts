@@ -7,16 +7,20 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Cluster, RespError } from './harness.js';
 
+/** Starts the 3-node cluster and names its leader and its two followers, with a client on each follower. */
+async function startWithFollowers(cluster: Cluster) {
+  await cluster.init();
+  await cluster.startAll();
+  const leader = await cluster.waitLeader();
+  const [f1, f2] = [...cluster.nodes.keys()].filter((id) => id !== leader) as [number, number];
+  return { leader, f1, f2, a: cluster.client(f1), b: cluster.client(f2) };
+}
+
 describe('raft mode semantics', () => {
   it('follower forwarding, MULTI/EXEC, WATCH, READONLY, INFO raft, CLUSTERDOWN', async () => {
     const cluster = new Cluster({ nodes: 3, tickMs: 20, electionTicks: 10, requestTimeoutMs: 800 });
     try {
-      await cluster.init();
-      await cluster.startAll();
-      const leader = await cluster.waitLeader();
-      const [f1, f2] = [...cluster.nodes.keys()].filter((id) => id !== leader) as [number, number];
-      const a = cluster.client(f1);
-      const b = cluster.client(f2);
+      const { leader, f1, f2, a, b } = await startWithFollowers(cluster);
 
       // A write on one follower is visible to a linearizable read on the other at once.
       for (let i = 0; i < 20; i++) {
@@ -110,12 +114,7 @@ describe('raft mode semantics', () => {
   it('the empty key is an ordinary key, and an over-limit key is an error reply that stops no node, now or on replay', async () => {
     const cluster = new Cluster({ nodes: 3, tickMs: 20, electionTicks: 10, requestTimeoutMs: 2000 });
     try {
-      await cluster.init();
-      await cluster.startAll();
-      const leader = await cluster.waitLeader();
-      const [f1, f2] = [...cluster.nodes.keys()].filter((id) => id !== leader) as [number, number];
-      const a = cluster.client(f1);
-      const b = cluster.client(f2);
+      const { a, b } = await startWithFollowers(cluster);
       assert.equal(await a.call(['set', '', 'empty']), 'OK');
       assert.equal(await b.call(['get', '']), 'empty');
       assert.equal(await b.call(['exists', '']), 1);
