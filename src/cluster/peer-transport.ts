@@ -1,7 +1,8 @@
 // The TCP transport between Raft peers: length-prefixed frames ([u32 bytes][u8 kind][payload]) carrying
 // raft codec messages one way per connection (each node dials every peer), plus request/response frames for
 // pulling snapshot files in chunks. Bounded: at most QUEUE_FRAMES_MAX frames / QUEUE_BYTES_MAX bytes wait per
-// peer; past that messages are dropped (Raft retransmits) and the peer is reported unreachable. Dials
+// peer; past that messages are dropped (Raft retransmits) and the peer is reported unreachable — except that
+// small frames (heartbeats, votes) still go while one large append drains, up to FRAME_BYTES_MAX more. Dials
 // reconnect with exponential backoff (RECONNECT_MS_MIN … RECONNECT_MS_MAX).
 import net from 'node:net';
 import { decodeMessage, encodeMessage } from '../raft/codec.js';
@@ -13,8 +14,23 @@ export const FrameKind = { Hello: 1, Raft: 2, SnapRequest: 3, SnapChunk: 4, Snap
 const FRAME_BYTES_MAX = 256 * 1024 * 1024;
 const QUEUE_FRAMES_MAX = 8192;
 const QUEUE_BYTES_MAX = 64 * 1024 * 1024;
+/**
+ * A frame this small (heartbeats, votes, acknowledgements, small appends) is still written while a big frame
+ * drains: the socket may then hold up to FRAME_BYTES_MAX + QUEUE_BYTES_MAX. Dropping the heartbeats behind
+ * one large append would make followers start elections and the leader resend the append.
+ */
+const CONTROL_FRAME_BYTES_MAX = 64 * 1024;
 const RECONNECT_MS_MIN = 20;
 const RECONNECT_MS_MAX = 1000;
+
+/** A Raft message as one frame, encoded in place after the frame header (no second copy of its entries). */
+export function encodeRaftFrame(m: Message): Buffer {
+  const encoded = encodeMessage(m, 5);
+  const b = Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength);
+  b.writeUInt32LE(b.length - 4, 0);
+  b[4] = FrameKind.Raft;
+  return b;
+}
 
 export function encodeFrame(kind: number, payload: Uint8Array): Buffer {
   const b = Buffer.allocUnsafe(5 + payload.byteLength);
@@ -24,16 +40,43 @@ export function encodeFrame(kind: number, payload: Uint8Array): Buffer {
   return b;
 }
 
-/** Splits a byte stream into frames; a frame longer than FRAME_BYTES_MAX is a protocol error. */
+/**
+ * Splits a byte stream into frames; a frame longer than FRAME_BYTES_MAX is a protocol error. The chunks of
+ * a frame still arriving are kept in a list and joined once it is complete, so a large frame costs one copy,
+ * not one per chunk (joining on every chunk made a 64 MiB frame cost gigabytes of copying).
+ */
 export class FrameReader {
   private buf: Buffer = Buffer.alloc(0);
+  /** Chunks received after `buf`, not yet joined to it, and their total length. */
+  private parts: Buffer[] = [];
+  private partsBytes = 0;
+  /** Bytes the frame at the start of `buf` needs in all (its header included); 0 while unknown. */
+  private wanted = 0;
+
   feed(chunk: Buffer, onFrame: (kind: number, payload: Buffer) => void): void {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    if (this.wanted > 0 && this.buf.length + this.partsBytes + chunk.length < this.wanted) {
+      this.parts.push(chunk);
+      this.partsBytes += chunk.length;
+      return;
+    }
+    if (this.parts.length > 0) {
+      this.parts.unshift(this.buf);
+      this.parts.push(chunk);
+      this.buf = Buffer.concat(this.parts, this.buf.length + this.partsBytes + chunk.length);
+      this.parts = [];
+      this.partsBytes = 0;
+    } else {
+      this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    }
+    this.wanted = 0;
     let off = 0;
     while (this.buf.length - off >= 4) {
       const len = this.buf.readUInt32LE(off);
       if (len < 1 || len > FRAME_BYTES_MAX) throw new CaskError(ErrorCode.Corruption, `peer frame of ${len} bytes`);
-      if (this.buf.length - off - 4 < len) break;
+      if (this.buf.length - off - 4 < len) {
+        this.wanted = 4 + len;
+        break;
+      }
       const kind = this.buf[off + 4]!;
       const payload = this.buf.subarray(off + 5, off + 4 + len);
       off += 4 + len;
@@ -108,7 +151,8 @@ class PeerLink {
 
   send(frame: Buffer): boolean {
     if (this.connected && this.socket !== undefined && this.queue.length === 0) {
-      if (this.socket.writableLength > QUEUE_BYTES_MAX) return false;
+      const room = frame.length <= CONTROL_FRAME_BYTES_MAX ? FRAME_BYTES_MAX + QUEUE_BYTES_MAX : QUEUE_BYTES_MAX;
+      if (this.socket.writableLength > room) return false;
       this.socket.write(frame);
       return true;
     }
@@ -223,7 +267,7 @@ export class PeerTransport {
         link.cork();
         corked.push(link);
       }
-      if (link === undefined || !link.send(encodeFrame(FrameKind.Raft, encodeMessage(m)))) {
+      if (link === undefined || !link.send(encodeRaftFrame(m))) {
         this.droppedMessages++;
         if (link !== undefined) this.handlers.onUnreachable(m.to);
       }

@@ -219,11 +219,10 @@ export class DurableRaftStorage implements Storage {
   /** A founding member's first state (bootstrapState), written and fsynced before anything else. */
   bootstrap(hs: HardState, entries: readonly Entry[]): void {
     assert(this.mem.lastIndex() === 0, 'bootstrap of a non-empty log');
-    const buf = Buffer.concat([
+    this.appendOrRollBack([
       encodeRecord(RecordType.Normal, undefined, KEY_ENTRIES, encodeEntries(entries)),
       encodeRecord(RecordType.Normal, undefined, KEY_HARD_STATE, encodeHardState(hs)),
     ]);
-    this.appendOrRollBack(buf);
     fs.fsyncSync(this.fd);
     this.mem.append(entries);
     this.segments[this.segments.length - 1]!.lastIndex = entries[entries.length - 1]!.index;
@@ -251,9 +250,8 @@ export class DurableRaftStorage implements Storage {
     const parts: Buffer[] = [];
     if (entries.length > 0) parts.push(encodeRecord(RecordType.Normal, undefined, KEY_ENTRIES, encodeEntries(entries)));
     if (hs !== undefined) parts.push(encodeRecord(RecordType.Normal, undefined, KEY_HARD_STATE, encodeHardState(hs)));
-    const buf = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
     const seg = this.segments[this.segments.length - 1]!;
-    this.appendOrRollBack(buf);
+    this.appendOrRollBack(parts);
     this.mem.append(entries);
     if (entries.length > 0) seg.lastIndex = entries[entries.length - 1]!.index;
     if (hs !== undefined) {
@@ -268,14 +266,19 @@ export class DurableRaftStorage implements Storage {
   }
 
   /**
-   * Appends `buf` to the active segment whole, or not at all: after a failed or partial write (a full disk)
+   * Appends `parts` to the active segment whole, or not at all: after a failed or partial write (a full disk)
    * the segment is cut back to its length before, so no part of a record that was never acknowledged stays
    * behind, and the error is thrown (the node stops: it cannot persist its log).
    */
-  private appendOrRollBack(buf: Buffer): void {
+  private appendOrRollBack(parts: readonly Buffer[]): void {
     const path = this.segments[this.segments.length - 1]!.path;
+    let bytes = 0;
     try {
-      writeFullySync(this.fd, buf, path);
+      // One write per part: joining them first would copy a large entry once more.
+      for (const part of parts) {
+        writeFullySync(this.fd, part, path);
+        bytes += part.length;
+      }
     } catch (error) {
       try {
         fs.ftruncateSync(this.fd, this.activeBytes);
@@ -284,7 +287,7 @@ export class DurableRaftStorage implements Storage {
       }
       throw error;
     }
-    this.activeBytes += buf.length;
+    this.activeBytes += bytes;
   }
 
   /** Starts a new segment that opens with the current hard state. */

@@ -21,16 +21,21 @@ class Writer {
   private buf: Uint8Array;
   private pos = 0;
 
-  /** `capacityBytes`: a size estimate, so that the common case allocates once. */
-  constructor(capacityBytes = 64) {
-    this.buf = new Uint8Array(capacityBytes);
+  /**
+   * `capacityBytes`: a size estimate, so that the common case allocates once. `reserveBytes` are left
+   * unwritten at the start for the caller (a frame header), so a large message is not copied again to frame it.
+   * Memory is not zero-filled: every byte `finish` returns has been written (or is the caller's reserve).
+   */
+  constructor(capacityBytes = 64, reserveBytes = 0) {
+    this.buf = Buffer.allocUnsafe(reserveBytes + capacityBytes);
+    this.pos = reserveBytes;
   }
 
   private ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     let cap = this.buf.length * 2;
     while (cap < this.pos + n) cap *= 2;
-    const next = new Uint8Array(cap);
+    const next = Buffer.allocUnsafe(cap);
     next.set(this.buf.subarray(0, this.pos));
     this.buf = next;
   }
@@ -57,8 +62,9 @@ class Writer {
     this.pos += b.byteLength;
   }
 
+  /** The bytes written (reserve included), as a plain Uint8Array view (no copy). */
   finish(): Uint8Array {
-    return this.pos === this.buf.length ? this.buf : this.buf.subarray(0, this.pos);
+    return new Uint8Array(this.buf.buffer, this.buf.byteOffset, this.pos);
   }
 }
 
@@ -191,8 +197,9 @@ function estimateBytes(m: Message): number {
   return n;
 }
 
-export function encodeMessage(m: Message): Uint8Array {
-  const w = new Writer(estimateBytes(m));
+/** The message's bytes, after `reserveBytes` left for the caller (see Writer). */
+export function encodeMessage(m: Message, reserveBytes = 0): Uint8Array {
+  const w = new Writer(estimateBytes(m), reserveBytes);
   w.u8(CODEC_VERSION);
   w.u8(m.type);
   w.uvarint(m.to);

@@ -2,6 +2,7 @@
 // snapshots), a torn tail is cut, a corrupt middle segment is an error; and the peer frame reader gives the
 // same frames whatever the chunking.
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import fs from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -181,6 +182,26 @@ describe('FrameReader', () => {
     const r = new FrameReader();
     for (const b of stream) r.feed(Buffer.from([b]), (kind, p) => void bytewise.push([kind, kind === 4 ? p.toString('hex') : p.toString()]));
     assert.deepEqual(bytewise, expected);
+  });
+
+  it('yields the same frames from any split into many pieces, large frames included', () => {
+    const frames = [encodeFrame(2, Buffer.from('a')), encodeFrame(4, Buffer.alloc(200_000, 9)), encodeFrame(3, Buffer.alloc(0)), encodeFrame(2, Buffer.alloc(70_000, 1))];
+    const stream = Buffer.concat(frames);
+    const expected = frames.map((f) => [f[4]!, f.subarray(5).toString('hex')]);
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 100_000 }), { minLength: 1, maxLength: 40 }), (sizes) => {
+        const got: Array<[number, string]> = [];
+        const r = new FrameReader();
+        let off = 0;
+        for (let i = 0; off < stream.length; i++) {
+          const n = sizes[i % sizes.length]!;
+          r.feed(stream.subarray(off, off + n), (kind, p) => void got.push([kind, p.toString('hex')]));
+          off += n;
+        }
+        assert.deepEqual(got, expected);
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('refuses a frame longer than the bound', () => {
