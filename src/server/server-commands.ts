@@ -381,6 +381,9 @@ define('exec', 1, [], 'Runs the queued commands as one atomic write.', (conn, _a
   const finish = (dataReply: Reply): Outcome | Promise<Outcome> => {
     release();
     if (dataReply === NIL_ARRAY) return NIL_ARRAY;
+    // The whole transaction was refused (a failed write, a raft limit): that error is EXEC's reply, as it
+    // would be for one command; nothing of the transaction was applied.
+    if (dataReply instanceof ReplyError) return dataReply;
     const dataReplies = Array.isArray(dataReply) ? (dataReply as Reply[]) : [];
     const replies: Array<Outcome | Promise<Outcome>> = new Array(queued.length);
     dataIndexes.forEach((qi, di) => (replies[qi] = dataReplies[di] ?? null));

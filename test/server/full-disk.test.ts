@@ -53,6 +53,12 @@ for (const sync of ['everysec', 'always'] as const) {
       const commandStats = (await reader.info('commandstats')) as string;
       assert.match(commandStats, /^cmdstat_set:calls=\d+,usec=\d+,usec_per_call=[\d.]+,rejected_calls=0,failed_calls=2\r$/m, commandStats);
       assert.match((await reader.info('errorstats')) as string, /^errorstat_ERR:count=2\r$/m);
+      // A transaction that cannot be written fails as a whole, with the same error as EXEC's reply.
+      assert.equal(await writer.call('multi'), 'OK');
+      assert.equal(await writer.call('set', 'tx-a', value(1)), 'QUEUED');
+      assert.equal(await writer.call('set', 'tx-b', value(2)), 'QUEUED');
+      await assert.rejects(writer.call('exec'), stillFull);
+      assert.equal(await reader.exists('tx-a', 'tx-b'), 0);
 
       // A clean stop on the full disk exits 0, and a restart there serves the data.
       writer.disconnect();
