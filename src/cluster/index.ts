@@ -46,7 +46,7 @@ export async function openRaftStore(config: ServerConfig, log: ServerLogger): Pr
     requestTimeoutMs: config['raft.request-timeout-ms'],
     sync: config.sync,
     stringBytesMax: config['proto-max-bulk-len'],
-    valueBytesMax: Math.max(config['proto-max-bulk-len'], 1024 * 1024),
+    entryBytesMax: config['raft.entry-bytes-max'],
     valueCacheBytes: valueCacheBytesOf(config),
     mmapReads: config['mmap-reads'] === 'yes',
     ...(config['mmap-writes'] === 'auto' ? {} : { mmapWrites: config['mmap-writes'] === 'yes' }),

@@ -21,7 +21,7 @@ import { OverlayView, type KvView } from '../store/kv-view.js';
 import type { Mutation } from '../store/mutation.js';
 import { ScanCursorTable } from '../store/scan-cursors.js';
 import { CaskError, ErrorCode, isCaskError } from '../util/errors.js';
-import { decodePayload, encodePayload } from './entry-payload.js';
+import { CLUSTER_VALUE_BYTES_MAX, decodePayload, encodePayload } from './entry-payload.js';
 import { DurableRaftStorage, writeFileAtomic } from './raft-log-storage.js';
 import { RaftNode, type RaftNodeOptions, type StateMachine } from './raft-node.js';
 
@@ -34,6 +34,17 @@ const PENDING_REQUESTS_MAX = 100_000;
 const INSTALL_MARKER = 'installing-snapshot';
 const APPLY_GROUP_OPS_MAX = 50_000;
 const APPLY_GROUP_BYTES_MAX = 64 * 1024 * 1024;
+/** Engine bytes a record costs beyond its key and value, at most (header, sequence-number prefix). */
+const RECORD_OVERHEAD_BYTES_MAX = 32;
+/**
+ * Most operations and bytes one entry may write: what one engine batch holds in standalone mode (the engine
+ * here is opened with room for the applied index on top). An entry over them (an EXEC of COPYs of big
+ * values) is refused when applied, alike on every node, so each group of entries is one atomic engine write
+ * and the engine never refuses it.
+ */
+const ENTRY_WRITE_OPS_MAX = DEFAULT_OPTIONS.batchOpsMax;
+const ENTRY_WRITE_BYTES_MAX = DEFAULT_OPTIONS.batchBytesMax;
+const APPLIED_RECORD_BYTES_MAX = 1024 * 1024;
 const ENGINE_FILE = /^(\d{9}\.data|hint-index|merge-finished|seq-no)$/;
 
 /** The node's Raft settings (its `dir` is `raftDir` here), plus the engine and request settings. */
@@ -43,8 +54,10 @@ export interface RaftStoreOptions
   readonly raftDir: string;
   readonly requestTimeoutMs: number;
   readonly sync: SyncMode;
+  /** This node's `proto-max-bulk-len`: the APPEND/SETRANGE limit its proposals carry (see entry-payload). */
   readonly stringBytesMax: number;
-  readonly valueBytesMax: number;
+  /** `raft.entry-bytes-max`: the largest entry payload this node proposes (at most CLUSTER_VALUE_BYTES_MAX). */
+  readonly entryBytesMax: number;
   /** The engine's value cache (0: off). */
   readonly valueCacheBytes?: number;
   /** The engine's memory-mapped reads (default off). */
@@ -151,6 +164,7 @@ export class RaftStore implements KvStore, StateMachine {
   /** WATCH: last index that named each key, within the window; and the last FLUSHALL. */
   private readonly modifiedAt = new Map<string, number>();
   private flushAt = 0;
+  private proposerStringBytesMax: number;
   private trackedFrom: number;
   private closed = false;
   private lastLeader = NONE;
@@ -166,11 +180,14 @@ export class RaftStore implements KvStore, StateMachine {
     this.view = new HiddenKeyView(this);
     this.appliedIndex = readApplied(engine);
     this.trackedFrom = this.appliedIndex;
+    this.proposerStringBytesMax = options.stringBytesMax;
     this.readContext = {
       scanCursors: new ScanCursorTable(),
       random: Math.random,
-      stringBytesMax: options.stringBytesMax,
+      // Set from each entry as it is applied (the proposer's limit), never from this node's settings.
+      stringBytesMax: CLUSTER_VALUE_BYTES_MAX,
       keyBytesMax: DEFAULT_OPTIONS.keyBytesMax,
+      valueBytesMax: CLUSTER_VALUE_BYTES_MAX,
       isModifiedSince: (key, since) => this.isModifiedSince(key, since),
     };
   }
@@ -234,8 +251,9 @@ export class RaftStore implements KvStore, StateMachine {
     return this.appliedIndex;
   }
 
+  /** `CONFIG SET proto-max-bulk-len`: the APPEND/SETRANGE limit this node's later proposals carry. */
   set stringBytesMax(n: number) {
-    this.readContext.stringBytesMax = n;
+    this.proposerStringBytesMax = n;
   }
 
   readBarrier(stale?: boolean): Promise<void> | undefined {
@@ -305,7 +323,11 @@ export class RaftStore implements KvStore, StateMachine {
       return Promise.resolve(new ReplyError('ERR too many writes waiting for Raft commit (pending requests limit)'));
     }
     const request = this.nextRequest++;
-    const data = encodePayload({ node: this.options.id, epoch: this.epoch, request }, mutation);
+    const data = encodePayload({ node: this.options.id, epoch: this.epoch, request }, this.proposerStringBytesMax, mutation);
+    if (data.length > this.options.entryBytesMax) {
+      // Refused before it is logged, so nothing about it reaches another node.
+      return Promise.resolve(new ReplyError(`ERR write of ${data.length} bytes exceeds the raft log entry limit of ${this.options.entryBytesMax} bytes (raft.entry-bytes-max)`));
+    }
     return new Promise<Reply>((resolve) => {
       const timer = setTimeout(() => {
         if (!this.pendingWrites.delete(request)) return;
@@ -418,8 +440,9 @@ export class RaftStore implements KvStore, StateMachine {
   /**
    * Applies committed entries: each group of entries is one atomic engine batch carrying the applied index,
    * so a crash leaves the engine exactly at a group boundary. A group closes once it holds APPLY_GROUP_OPS_MAX
-   * operations or APPLY_GROUP_BYTES_MAX bytes (the engine's batch limits are far above these); a single entry
-   * larger than that (a FLUSHALL of a big keyspace) is written in chunks with the applied index in the last.
+   * operations or APPLY_GROUP_BYTES_MAX bytes, and before an entry that would take it past one engine batch
+   * (an entry alone never does: ENTRY_WRITE_*_MAX). A FLUSHALL is a group of its own, written in chunks with
+   * the applied index in the last; that is safe because applying it again over a partial one ends the same.
    */
   applyEntries(entries: readonly Entry[]): void {
     let overlay = new OverlayView(this.view);
@@ -427,37 +450,65 @@ export class RaftStore implements KvStore, StateMachine {
     let groupOps = 0;
     let groupBytes = 0;
     let last = this.appliedIndex;
+    const closeGroup = (): void => {
+      this.commitGroup(overlay.ops(), last, answers);
+      overlay = new OverlayView(this.view);
+      answers = [];
+      groupOps = 0;
+      groupBytes = 0;
+    };
     for (const e of entries) {
       if (e.index <= this.appliedIndex) continue; // already in the engine (restart replays from the log)
       if (e.index !== last + 1) throw new CaskError(ErrorCode.Corruption, `apply gap: entry ${e.index} after ${last}`);
+      if (e.type !== EntryType.Normal || e.data.byteLength === 0) {
+        last = e.index;
+        continue;
+      }
+      const { origin, stringBytesMax, mutation } = decodePayload(e.data);
+      this.readContext.stringBytesMax = stringBytesMax;
+      let { ops, reply } = applyMutation(overlay, mutation, this.readContext);
+      const flush = mutation.op === 'flushall';
+      let bytes = writeBytes(ops);
+      if (!flush && (ops.length > ENTRY_WRITE_OPS_MAX || bytes > ENTRY_WRITE_BYTES_MAX)) {
+        reply = new ReplyError(
+          `ERR write of ${bytes} bytes in ${ops.length} operations exceeds the limit of one atomic write (${ENTRY_WRITE_BYTES_MAX} bytes, ${ENTRY_WRITE_OPS_MAX} operations)`,
+        );
+        ops = [];
+        bytes = 0;
+      }
+      const overflows = groupOps + ops.length > ENTRY_WRITE_OPS_MAX || groupBytes + bytes > ENTRY_WRITE_BYTES_MAX;
+      if (last !== this.appliedIndex && (flush || overflows)) closeGroup();
       last = e.index;
-      if (e.type !== EntryType.Normal || e.data.byteLength === 0) continue;
-      const { origin, mutation } = decodePayload(e.data);
-      const { ops, reply } = applyMutation(overlay, mutation, this.readContext);
       this.track(mutation, e.index); // after the apply: an EXEC's own keys do not abort it
       for (const op of ops) {
-        if (op.type === 'put') overlay.put(Buffer.from(op.key), Buffer.from(op.value));
-        else overlay.del(Buffer.from(op.key));
-        groupBytes += op.key.length + (op.type === 'put' ? op.value.length : 0);
+        if (op.type === 'put') overlay.put(asBuffer(op.key), asBuffer(op.value));
+        else overlay.del(asBuffer(op.key));
       }
       groupOps += ops.length;
+      groupBytes += bytes;
       if (origin.node === this.options.id && origin.epoch === this.epoch) answers.push({ request: origin.request, reply });
-      if (groupOps >= APPLY_GROUP_OPS_MAX || groupBytes >= APPLY_GROUP_BYTES_MAX) {
-        this.commitGroup(overlay.ops(), last, answers);
-        overlay = new OverlayView(this.view);
-        answers = [];
-        groupOps = 0;
-        groupBytes = 0;
-      }
+      if (flush || groupOps >= APPLY_GROUP_OPS_MAX || groupBytes >= APPLY_GROUP_BYTES_MAX) closeGroup();
     }
-    if (last !== this.appliedIndex) this.commitGroup(overlay.ops(), last, answers);
+    if (last !== this.appliedIndex) closeGroup();
   }
 
   private commitGroup(ops: WriteOp[], last: number, answers: ReadonlyArray<{ request: number; reply: Reply }>): void {
     const applied: WriteOp = { type: 'put', key: APPLIED_KEY, value: Buffer.from(String(last)) };
+    // One engine write, unless the group is a FLUSHALL too big for one batch (see applyEntries).
     const writes: Array<Promise<void>> = [];
-    for (let i = 0; i + APPLY_GROUP_OPS_MAX < ops.length; i += APPLY_GROUP_OPS_MAX) writes.push(this.engine.write(ops.slice(i, i + APPLY_GROUP_OPS_MAX)));
-    const tail = ops.length <= APPLY_GROUP_OPS_MAX ? ops : ops.slice(Math.floor((ops.length - 1) / APPLY_GROUP_OPS_MAX) * APPLY_GROUP_OPS_MAX);
+    let start = 0;
+    let bytes = 0;
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]!;
+      const size = op.key.length + (op.type === 'put' ? op.value.length : 0) + RECORD_OVERHEAD_BYTES_MAX;
+      if (i - start >= ENTRY_WRITE_OPS_MAX || bytes + size > ENTRY_WRITE_BYTES_MAX) {
+        writes.push(this.engine.write(ops.slice(start, i)));
+        start = i;
+        bytes = 0;
+      }
+      bytes += size;
+    }
+    const tail = start === 0 ? ops : ops.slice(start);
     tail.push(applied);
     writes.push(this.engine.write(tail));
     this.appliedIndex = last;
@@ -759,8 +810,30 @@ function readApplied(engine: KvEngine): number {
   return n;
 }
 
+/** The bytes of a WriteOp key or value, copied only when they are not a Buffer already. */
+function asBuffer(b: WriteOp['key']): Buffer {
+  return Buffer.isBuffer(b) ? b : typeof b === 'string' ? Buffer.from(b) : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/** The engine bytes `ops` take (an upper bound), as counted against one batch. */
+function writeBytes(ops: readonly WriteOp[]): number {
+  let n = 0;
+  for (const op of ops) n += op.key.length + (op.type === 'put' ? op.value.length : 0) + RECORD_OVERHEAD_BYTES_MAX;
+  return n;
+}
+
 function openEngine(o: RaftStoreOptions): Promise<Db> {
-  return Db.open({ dir: o.dir, sync: o.sync, valueBytesMax: o.valueBytesMax, valueCacheBytes: o.valueCacheBytes ?? 0, mmapReads: o.mmapReads ?? false, ...(o.mmapWrites === undefined ? {} : { mmapWrites: o.mmapWrites }), logger: (entry) => o.log({ ...entry, component: 'engine' }) });
+  return Db.open({
+    dir: o.dir,
+    sync: o.sync,
+    valueBytesMax: CLUSTER_VALUE_BYTES_MAX,
+    batchOpsMax: ENTRY_WRITE_OPS_MAX + 1,
+    batchBytesMax: ENTRY_WRITE_BYTES_MAX + APPLIED_RECORD_BYTES_MAX,
+    valueCacheBytes: o.valueCacheBytes ?? 0,
+    mmapReads: o.mmapReads ?? false,
+    ...(o.mmapWrites === undefined ? {} : { mmapWrites: o.mmapWrites }),
+    logger: (entry) => o.log({ ...entry, component: 'engine' }),
+  });
 }
 
 /** Replaces the engine's files with a snapshot's, crash-safely (a marker makes a restart redo it). */

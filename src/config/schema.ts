@@ -81,6 +81,8 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { key: 'raft.heartbeat-ticks', type: 'int', default: 1, min: 1, max: 10_000, settable: false, description: 'leader heartbeat interval in ticks (less than raft.election-ticks)' },
   { key: 'raft.request-timeout-ms', type: 'int', default: 5000, min: 10, max: 600_000, settable: false,
     description: 'how long a command waits for a leader, a commit or a read index before it fails (CLUSTERDOWN / TIMEOUT)' },
+  { key: 'raft.entry-bytes-max', type: 'bytes', default: 16 * MiB, min: 1024, max: 128 * MiB, settable: false,
+    description: 'largest write this node proposes as one Raft log entry (larger ones are refused before they are logged); every node handles an entry in one go, so a big one can hold a node up for longer than raft.election-ticks allow on a slow machine' },
   { key: 'raft.snapshot-entries', type: 'int', default: 10_000, min: 10, max: 100_000_000, settable: false,
     description: 'take a snapshot and compact the Raft log after this many applied entries' },
   { key: 'raft.catchup-entries', type: 'int', default: 1000, min: 0, max: 100_000_000, settable: false,
@@ -128,6 +130,7 @@ export interface ServerConfig {
   'raft.election-ticks': number;
   'raft.heartbeat-ticks': number;
   'raft.request-timeout-ms': number;
+  'raft.entry-bytes-max': number;
   'raft.snapshot-entries': number;
   'raft.catchup-entries': number;
 }

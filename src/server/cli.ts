@@ -3,6 +3,7 @@
 // A second server on the same directory fails fast: the engine's directory lock refuses it.
 import { loadConfig, configHelp } from '../config/load-config.js';
 import { valueCacheBytesOf, type ServerConfig } from '../config/schema.js';
+import { FIELD_BYTES_MAX } from '../codec/record.js';
 import { Db } from '../engine/db.js';
 import { StandaloneStore } from '../store/standalone-store.js';
 import { CaskError, ErrorCode } from '../util/errors.js';
@@ -91,10 +92,12 @@ export const serverCommand = {
         // 'auto' (the default) leaves the choice to the engine: mapped where the addon is built, except under
         // sync always; a machine without the addon then starts without a warning.
         ...(config['mmap-writes'] === 'auto' ? {} : { mmapWrites: config['mmap-writes'] === 'yes' }),
-        valueBytesMax: Math.max(config['proto-max-bulk-len'], 1024 * 1024),
+        // The server's own limit is proto-max-bulk-len, settable at run time; the engine takes any value the
+        // format can hold, so raising it needs no restart.
+        valueBytesMax: FIELD_BYTES_MAX,
         logger: (entry) => log.log({ ...entry, component: 'engine' }),
       });
-      store = new StandaloneStore(engine, { stringBytesMax: config['proto-max-bulk-len'] });
+      store = new StandaloneStore(engine, { stringBytesMax: config['proto-max-bulk-len'], valueBytesMax: FIELD_BYTES_MAX });
     }
     const hooks: ServerHook[] = [];
     if (config['registry.zookeeper'] !== '') hooks.push(await registryHook(config, log));

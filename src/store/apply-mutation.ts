@@ -17,6 +17,11 @@ export interface ApplyContext extends ReadContext {
    * failing the engine write (which would stop the node, and again on every replay of the log).
    */
   keyBytesMax: number;
+  /**
+   * Longest value a write may store (the engine's `valueBytesMax`, which must not be below this). Checked
+   * here for the same reason as `keyBytesMax`; `stringBytesMax` must not be above it.
+   */
+  valueBytesMax: number;
   /** WATCH: whether `key` changed after the applied sequence number `seq`. */
   isModifiedSince(key: Buffer, seq: number): boolean;
 }
@@ -39,6 +44,7 @@ export function applyMutation(state: KvView, m: Mutation, ctx: ApplyContext): Ap
   // The most common write, a plain SET, needs no view: it reads nothing and writes one key.
   if (m.op === 'set' && !m.nx && !m.xx && !m.get) {
     if (m.key.length > ctx.keyBytesMax) return { ops: [], reply: keyTooLong(m.key, ctx) };
+    if (m.value.length > ctx.valueBytesMax) return { ops: [], reply: valueTooLong(m.value, ctx) };
     return { ops: [{ type: 'put', key: m.key, value: m.value }], reply: 'OK' };
   }
   const view = new DirectView(state);
@@ -91,9 +97,31 @@ function keyTooLong(key: Buffer, ctx: ApplyContext): ReplyError {
   return new ReplyError(`ERR key of ${key.length} bytes exceeds the key limit of ${ctx.keyBytesMax} bytes`);
 }
 
+function valueTooLong(value: Buffer, ctx: ApplyContext): ReplyError {
+  return new ReplyError(`ERR value of ${value.length} bytes exceeds the value limit of ${ctx.valueBytesMax} bytes`);
+}
+
+/**
+ * The first value a mutation would store as given that is longer than the value limit, if any. Values a
+ * command builds (APPEND, SETRANGE) are bounded by `stringBytesMax` instead; the others are short or copies.
+ */
+function oversizeValue(m: Exclude<Mutation, { op: 'exec' }>, max: number): Buffer | undefined {
+  switch (m.op) {
+    case 'set':
+    case 'setnx':
+      return m.value.length > max ? m.value : undefined;
+    case 'mset':
+      return m.pairs.find(([, value]) => value.length > max)?.[1];
+    default:
+      return undefined;
+  }
+}
+
 function applyTo(view: MutableView, m: Exclude<Mutation, { op: 'exec' }>, ctx: ApplyContext): Reply {
   const oversize = oversizeKey(m, ctx.keyBytesMax);
   if (oversize !== undefined) return keyTooLong(oversize, ctx);
+  const oversizeVal = oversizeValue(m, ctx.valueBytesMax);
+  if (oversizeVal !== undefined) return valueTooLong(oversizeVal, ctx);
   switch (m.op) {
     case 'set': {
       const old = m.get || m.nx || m.xx ? view.get(m.key) : undefined;

@@ -22,7 +22,13 @@ const PENDING_OPS_MAX = 1024;
 const PENDING_BYTES_MAX = 1024 * 1024;
 
 export interface StandaloneStoreOptions {
+  /** Longest string APPEND/SETRANGE may build (`proto-max-bulk-len`); capped at `valueBytesMax`. */
   stringBytesMax: number;
+  /**
+   * Longest value a write may store: the engine's own `valueBytesMax` (default: the engine default), so an
+   * oversize value gets an error reply naming the limit instead of a failed engine write.
+   */
+  valueBytesMax?: number;
   /** Source of randomness for RANDOMKEY (tests pass a seeded one). */
   random?: () => number;
   /** false = hand each mutation to the engine on its own (no per-turn batching). Default true. */
@@ -119,14 +125,16 @@ export class StandaloneStore implements KvStore {
     this.readContext = {
       scanCursors: new ScanCursorTable(),
       random: options.random ?? Math.random,
-      stringBytesMax: options.stringBytesMax,
+      stringBytesMax: Math.min(options.stringBytesMax, options.valueBytesMax ?? DEFAULT_OPTIONS.valueBytesMax),
       keyBytesMax: DEFAULT_OPTIONS.keyBytesMax,
+      valueBytesMax: options.valueBytesMax ?? DEFAULT_OPTIONS.valueBytesMax,
       isModifiedSince: (key, since) => this.isModifiedSince(key, since),
     };
   }
 
+  /** `CONFIG SET proto-max-bulk-len`: the new APPEND/SETRANGE limit (capped at the value limit). */
   set stringBytesMax(n: number) {
-    this.readContext.stringBytesMax = n;
+    this.readContext.stringBytesMax = Math.min(n, this.readContext.valueBytesMax);
   }
 
   get appliedSeq(): number {

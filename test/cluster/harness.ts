@@ -206,6 +206,8 @@ export interface ClusterOptions {
   readonly catchupEntries?: number;
   readonly requestTimeoutMs?: number;
   readonly sync?: 'always' | 'everysec' | 'none';
+  /** More server flags for every node. */
+  readonly extraArgs?: readonly string[];
 }
 
 export class Cluster {
@@ -281,6 +283,7 @@ export class Cluster {
     if (this.options.snapshotEntries !== undefined) args.push('--raft.snapshot-entries', String(this.options.snapshotEntries));
     if (this.options.catchupEntries !== undefined) args.push('--raft.catchup-entries', String(this.options.catchupEntries));
     if (n.join) args.push('--raft.join', 'yes');
+    if (this.options.extraArgs !== undefined) args.push(...this.options.extraArgs);
     const proc = spawnCaskdb(args, { stdio: ['ignore', 'ignore', 'pipe'] });
     n.proc = proc;
     n.stderr = '';

@@ -148,4 +148,74 @@ describe('raft mode semantics', () => {
       cluster.cleanup();
     }
   });
+  it('a write bigger than one atomic engine write is refused alike on every node, now and on replay', async () => {
+    // Election timing with room for the event-loop pause a 100,000-pair MSET costs on a slow machine.
+    const cluster = new Cluster({ nodes: 3, tickMs: 50, electionTicks: 20, requestTimeoutMs: 20_000 });
+    try {
+      const { a, b } = await startWithFollowers(cluster);
+      const limit = /^ERR write of \d+ bytes in \d+ operations exceeds the limit of one atomic write \(268435456 bytes, 100000 operations\)$/;
+      // Too many operations: one more pair than an engine batch holds.
+      const pairs = (n: number, tag: string) => Array.from({ length: n }, (_, i) => [`${tag}${i}`, 'v']).flat();
+      const tooMany = await a.call(['mset', ...pairs(100_001, 'over')], 30_000);
+      assert.ok(tooMany instanceof RespError && limit.test(tooMany.message), String(tooMany instanceof RespError ? tooMany.message : tooMany));
+      assert.equal(await b.call(['exists', 'over0', 'over100000']), 0, 'the refused MSET wrote none of its pairs');
+      assert.equal(await a.call(['mset', ...pairs(100_000, 'fits')], 30_000), 'OK');
+      assert.equal(await b.call(['dbsize']), 100_000);
+
+      // Too many bytes: the entry is small, but the COPYs it runs would write 17 × ~16 MiB. (The value is
+      // just under the default raft.entry-bytes-max, with room for the entry's header.)
+      const bigBytes = 16 * 1024 * 1024 - 1024;
+      assert.equal(await a.call(['set', 'big', 'b'.repeat(bigBytes)], 30_000), 'OK');
+      assert.equal(await a.call(['multi']), 'OK');
+      const copies = Array.from({ length: 17 }, (_, i) => `c${i + 1}`);
+      for (const copy of copies) assert.equal(await a.call(['copy', 'big', copy]), 'QUEUED');
+      const exec = await a.call(['exec'], 30_000);
+      assert.ok(exec instanceof RespError && limit.test(exec.message), String(exec instanceof RespError ? exec.message : exec));
+      assert.equal(await b.call(['exists', ...copies]), 0, 'the refused EXEC wrote nothing');
+      assert.equal(await b.call(['set', 'after', '1']), 'OK');
+      await cluster.waitConverged([...cluster.nodes.keys()]);
+
+      // Every node replays those entries after a crash and serves the same state.
+      for (const id of [...cluster.nodes.keys()]) await cluster.kill(id, 'SIGKILL');
+      for (const id of [...cluster.nodes.keys()]) await cluster.start(id);
+      const leader = await cluster.waitLeader(20_000);
+      const c = cluster.client(leader);
+      assert.equal(await c.call(['strlen', 'big']), bigBytes);
+      assert.equal(await c.call(['exists', 'c1', 'over0']), 0);
+      assert.equal(await c.call(['dbsize']), 100_002);
+    } finally {
+      await cluster.stopAll();
+      cluster.cleanup();
+    }
+  });
+  it("a write's limits are the same on every node: APPEND obeys its proposer's proto-max-bulk-len, and a write too big for one log entry is refused before it is logged", async () => {
+    const cluster = new Cluster({ nodes: 3, tickMs: 20, electionTicks: 10, requestTimeoutMs: 5000, extraArgs: ['--raft.entry-bytes-max', '64kb'] });
+    try {
+      const { a, b, leader, f1, f2 } = await startWithFollowers(cluster);
+      // Only node f1 lowers its limit; f2 and the leader keep the default (64 MiB).
+      assert.equal(await a.call(['config', 'set', 'proto-max-bulk-len', '2048']), 'OK');
+      assert.equal(await b.call(['set', 's', 'x'.repeat(1500)]), 'OK');
+      assert.equal(await b.call(['append', 's', 'y'.repeat(1000)]), 2500, 'f2 proposed it: its limit decides');
+      assert.equal(await a.call(['set', 't', 'x'.repeat(1500)]), 'OK');
+      const refused = await a.call(['append', 't', 'y'.repeat(1000)]);
+      assert.ok(refused instanceof RespError && /string exceeds maximum allowed size \(proto-max-bulk-len\)/.test(refused.message), String(refused));
+      await cluster.waitConverged([...cluster.nodes.keys()]);
+      for (const id of [leader, f1, f2]) {
+        const local = cluster.client(id);
+        assert.equal(await local.call(['readonly']), 'OK');
+        assert.deepEqual([await local.call(['strlen', 's']), await local.call(['strlen', 't'])], [2500, 1500], `node ${id} applied both alike`);
+      }
+
+      // A value the parser takes but one log entry may not hold (raft.entry-bytes-max): refused, nothing logged.
+      const huge = await b.call(['set', 'huge', 'h'.repeat(64 * 1024)]);
+      assert.ok(huge instanceof RespError, String(huge));
+      assert.equal(huge.message, `ERR write of ${64 * 1024 + 35} bytes exceeds the raft log entry limit of 65536 bytes (raft.entry-bytes-max)`);
+      assert.equal(await b.call(['get', 'huge']), null);
+      assert.equal(await b.call(['set', 'huge', 'h'.repeat(60 * 1024)]), 'OK');
+      assert.equal(await a.call(['strlen', 'huge']), 60 * 1024);
+    } finally {
+      await cluster.stopAll();
+      cluster.cleanup();
+    }
+  });
 });

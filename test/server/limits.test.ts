@@ -152,6 +152,17 @@ test('CONFIG SET proto-max-bulk-len takes effect for new frames', async () => {
     c.send(resp('SET', 'k', Buffer.alloc(4096)));
     assert.ok(await c.waitClosed());
     assert.match(c.text(), /proto-max-bulk-len 2048/);
+    // Raising it past the limit the server started with (64kb) lets bigger values in at once, with no
+    // restart: the engine is not held to the start-time setting. APPEND grows to the new limit too.
+    await admin.config('SET', 'proto-max-bulk-len', '3mb');
+    const big = Buffer.alloc(2 * 1024 * 1024 + 1, 121);
+    assert.equal(await admin.set('raised-bulk', big), 'OK');
+    assert.equal(await admin.append('raised-bulk', Buffer.alloc(1024 * 1024 - 1, 122)), 3 * 1024 * 1024);
+    await assert.rejects(admin.append('raised-bulk', 'x'), /string exceeds maximum allowed size \(proto-max-bulk-len\)/);
+    const stored = await admin.getBuffer('raised-bulk');
+    assert.equal(stored?.length, 3 * 1024 * 1024);
+    assert.ok(stored?.subarray(0, big.length).equals(big));
+    assert.equal(await admin.del('raised-bulk'), 1);
   } finally {
     await admin.config('SET', 'proto-max-bulk-len', '64kb');
     admin.disconnect();

@@ -16,6 +16,7 @@ const ctx = (modified: (key: Buffer, seq: number) => boolean = () => false): App
   random: () => 0.5,
   stringBytesMax: 1024,
   keyBytesMax: 64,
+  valueBytesMax: 2048,
   isModifiedSince: modified,
 });
 
@@ -96,6 +97,37 @@ test('EXEC: later commands see earlier writes and everything commits as one writ
   assert.deepEqual(writes, [2]); // x deleted, y put: one atomic batch
   assert.equal(engine.get('x'), undefined);
   assert.deepEqual(engine.get('y'), b('2'));
+});
+
+test('a write naming a key or storing a value over its limit is an error reply with no ops, alone or in EXEC', () => {
+  const engine = new MemoryEngine();
+  const longKey = Buffer.alloc(65, 'k');
+  const longValue = Buffer.alloc(2049, 'v');
+  const keyError = 'ERR key of 65 bytes exceeds the key limit of 64 bytes';
+  const valueError = 'ERR value of 2049 bytes exceeds the value limit of 2048 bytes';
+  const cases: Array<[Mutation, string]> = [
+    [{ op: 'set', key: longKey, value: b('v'), nx: false, xx: false, get: false }, keyError],
+    [{ op: 'set', key: b('k'), value: longValue, nx: false, xx: false, get: false }, valueError],
+    [{ op: 'set', key: b('k'), value: longValue, nx: true, xx: false, get: true }, valueError],
+    [{ op: 'setnx', key: b('k'), value: longValue }, valueError],
+    [{ op: 'mset', pairs: [[b('a'), b('1')], [b('k'), longValue]], nx: false }, valueError],
+    [{ op: 'mset', pairs: [[b('a'), b('1')], [longKey, b('2')]], nx: true }, keyError],
+  ];
+  for (const [m, message] of cases) {
+    const r = applyMutation(engine, m, ctx());
+    assert.deepEqual(r.ops, [], `${m.op} writes nothing`);
+    assert.ok(r.reply instanceof ReplyError && r.reply.message === message, `${m.op}: ${String(r.reply)}`);
+  }
+  // At the limits exactly, the same writes go through.
+  const atLimit = applyMutation(engine, { op: 'mset', pairs: [[Buffer.alloc(64, 'k'), Buffer.alloc(2048, 'v')]], nx: false }, ctx());
+  assert.equal(atLimit.reply, 'OK');
+  assert.equal(atLimit.ops.length, 1);
+  // Inside EXEC only the oversize command fails; the others are applied as one batch.
+  const exec = applyMutation(engine, { op: 'exec', commands: [[b('set'), b('x'), b('1')], [b('set'), b('y'), longValue]], watch: [] }, ctx());
+  const replies = exec.reply as unknown[];
+  assert.equal(replies[0], 'OK');
+  assert.ok(replies[1] instanceof ReplyError && replies[1].message === valueError);
+  assert.deepEqual(exec.ops, [{ type: 'put', key: b('x'), value: b('1') }]);
 });
 
 test('EXEC with FLUSHALL inside sees an empty keyspace afterwards', () => {
