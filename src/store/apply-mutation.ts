@@ -5,7 +5,8 @@ import type { WriteOp } from '../engine/types.js';
 import { NIL_ARRAY, ReplyError, type Reply } from '../resp/reply.js';
 import { DirectView, OverlayView, type KvView, type MutableView } from './kv-view.js';
 import type { Mutation } from './mutation.js';
-import { INT64_MAX, INT64_MIN, addDecimals, parseDecimal, parseInt64 } from './numbers.js';
+import { LONG_DOUBLE_ZERO, addLongDoubles, formatLongDouble, parseLongDouble } from './long-double.js';
+import { INT64_MAX, INT64_MIN, parseInt64 } from './numbers.js';
 import { lookupDataCommand, checkArity, type ReadContext } from './data-commands.js';
 
 export interface ApplyContext extends ReadContext {
@@ -35,6 +36,7 @@ export const ERR_NOT_INTEGER = new ReplyError('ERR value is not an integer or ou
 export const ERR_NOT_FLOAT = new ReplyError('ERR value is not a valid float');
 export const ERR_SYNTAX = new ReplyError('ERR syntax error');
 const ERR_OVERFLOW = new ReplyError('ERR increment or decrement would overflow');
+const ERR_NAN_OR_INFINITY = new ReplyError('ERR increment would produce NaN or Infinity');
 const ERR_NO_SUCH_KEY = new ReplyError('ERR no such key');
 const ERR_SAME_OBJECT = new ReplyError('ERR source and destination objects are the same');
 const ERR_TOO_BIG = new ReplyError('ERR string exceeds maximum allowed size (proto-max-bulk-len)');
@@ -168,10 +170,12 @@ function applyTo(view: MutableView, m: Exclude<Mutation, { op: 'exec' }>, ctx: A
     }
     case 'incrbyfloat': {
       const old = view.get(m.key);
-      const current = old === undefined ? { mantissa: 0n, scale: 0 } : parseDecimal(old);
-      const by = parseDecimal(m.by);
+      const current = old === undefined ? LONG_DOUBLE_ZERO : parseLongDouble(old);
+      const by = parseLongDouble(m.by);
       if (current === undefined || by === undefined) return ERR_NOT_FLOAT;
-      const text = Buffer.from(addDecimals(current, by));
+      const sum = addLongDoubles(current, by);
+      if (sum.kind === 'infinite') return ERR_NAN_OR_INFINITY;
+      const text = Buffer.from(formatLongDouble(sum));
       view.put(m.key, text);
       return text;
     }
@@ -203,9 +207,9 @@ function applyTo(view: MutableView, m: Exclude<Mutation, { op: 'exec' }>, ctx: A
       return m.nx ? 1 : 'OK';
     }
     case 'copy': {
+      if (m.key.equals(m.newKey)) return ERR_SAME_OBJECT; // before the lookup, as in Redis
       const value = view.get(m.key);
       if (value === undefined) return 0;
-      if (m.key.equals(m.newKey)) return ERR_SAME_OBJECT;
       if (!m.replace && view.has(m.newKey)) return 0;
       view.put(m.newKey, value);
       return 1;

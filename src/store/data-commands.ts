@@ -5,7 +5,8 @@ import { ReplyError, type Reply } from '../resp/reply.js';
 import { globLiteralPrefix, globMatch } from './glob-match.js';
 import type { KvView } from './kv-view.js';
 import type { Mutation } from './mutation.js';
-import { parseDecimal, parseInt64, parseSafeInt } from './numbers.js';
+import { parseLongDouble } from './long-double.js';
+import { parseInt64, parseSafeInt } from './numbers.js';
 import type { ScanCursorTable } from './scan-cursors.js';
 
 export interface ReadContext {
@@ -178,7 +179,7 @@ define('decrby', {
 });
 define('incrbyfloat', {
   arity: 3, flags: ['write', 'denyoom', 'fast'], group: 'string', summary: 'Adds a floating-point amount to a value.', since: '2.6.0',
-  parse: (a) => (parseDecimal(a[2]!) === undefined ? new ReplyError('ERR value is not a valid float') : write({ op: 'incrbyfloat', key: a[1]!, by: a[2]! })),
+  parse: (a) => (parseLongDouble(a[2]!) === undefined ? new ReplyError('ERR value is not a valid float') : write({ op: 'incrbyfloat', key: a[1]!, by: a[2]! })),
 });
 
 // --- keyspace --------------------------------------------------------------------------------------
