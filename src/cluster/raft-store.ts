@@ -15,6 +15,7 @@ import type { DirLock } from '../io/file-system.js';
 import { ConfChangeType, EntryType, NONE, StateType, type Entry, type ReadState, type Snapshot } from '../raft/types.js';
 import { ReplyError, type Reply } from '../resp/reply.js';
 import { applyMutation, type ApplyContext } from '../store/apply-mutation.js';
+import { ATOMIC_WRITE_BYTES_MAX, ATOMIC_WRITE_OPS_MAX, atomicWriteError, opBytes, writeBytes } from '../store/atomic-write.js';
 import { lookupDataCommand } from '../store/data-commands.js';
 import type { KvStore } from '../store/kv-store.js';
 import { OverlayView, type KvView } from '../store/kv-view.js';
@@ -34,16 +35,13 @@ const PENDING_REQUESTS_MAX = 100_000;
 const INSTALL_MARKER = 'installing-snapshot';
 const APPLY_GROUP_OPS_MAX = 50_000;
 const APPLY_GROUP_BYTES_MAX = 64 * 1024 * 1024;
-/** Engine bytes a record costs beyond its key and value, at most (header, sequence-number prefix). */
-const RECORD_OVERHEAD_BYTES_MAX = 32;
 /**
- * Most operations and bytes one entry may write: what one engine batch holds in standalone mode (the engine
- * here is opened with room for the applied index on top). An entry over them (an EXEC of COPYs of big
- * values) is refused when applied, alike on every node, so each group of entries is one atomic engine write
- * and the engine never refuses it.
+ * Most operations and bytes one entry may write (see store/atomic-write; the engine here is opened with room
+ * for the applied index on top). An entry over them is refused when applied, alike on every node, so each
+ * group of entries is one atomic engine write and the engine never refuses it.
  */
-const ENTRY_WRITE_OPS_MAX = DEFAULT_OPTIONS.batchOpsMax;
-const ENTRY_WRITE_BYTES_MAX = DEFAULT_OPTIONS.batchBytesMax;
+const ENTRY_WRITE_OPS_MAX = ATOMIC_WRITE_OPS_MAX;
+const ENTRY_WRITE_BYTES_MAX = ATOMIC_WRITE_BYTES_MAX;
 const APPLIED_RECORD_BYTES_MAX = 1024 * 1024;
 const ENGINE_FILE = /^(\d{9}\.data|hint-index|merge-finished|seq-no)$/;
 
@@ -469,10 +467,9 @@ export class RaftStore implements KvStore, StateMachine {
       let { ops, reply } = applyMutation(overlay, mutation, this.readContext);
       const flush = mutation.op === 'flushall';
       let bytes = writeBytes(ops);
-      if (!flush && (ops.length > ENTRY_WRITE_OPS_MAX || bytes > ENTRY_WRITE_BYTES_MAX)) {
-        reply = new ReplyError(
-          `ERR write of ${bytes} bytes in ${ops.length} operations exceeds the limit of one atomic write (${ENTRY_WRITE_BYTES_MAX} bytes, ${ENTRY_WRITE_OPS_MAX} operations)`,
-        );
+      const tooBig = flush ? undefined : atomicWriteError(ops, bytes);
+      if (tooBig !== undefined) {
+        reply = tooBig;
         ops = [];
         bytes = 0;
       }
@@ -500,7 +497,7 @@ export class RaftStore implements KvStore, StateMachine {
     let bytes = 0;
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i]!;
-      const size = op.key.length + (op.type === 'put' ? op.value.length : 0) + RECORD_OVERHEAD_BYTES_MAX;
+      const size = opBytes(op);
       if (i - start >= ENTRY_WRITE_OPS_MAX || bytes + size > ENTRY_WRITE_BYTES_MAX) {
         writes.push(this.engine.write(ops.slice(start, i)));
         start = i;
@@ -813,13 +810,6 @@ function readApplied(engine: KvEngine): number {
 /** The bytes of a WriteOp key or value, copied only when they are not a Buffer already. */
 function asBuffer(b: WriteOp['key']): Buffer {
   return Buffer.isBuffer(b) ? b : typeof b === 'string' ? Buffer.from(b) : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-}
-
-/** The engine bytes `ops` take (an upper bound), as counted against one batch. */
-function writeBytes(ops: readonly WriteOp[]): number {
-  let n = 0;
-  for (const op of ops) n += op.key.length + (op.type === 'put' ? op.value.length : 0) + RECORD_OVERHEAD_BYTES_MAX;
-  return n;
 }
 
 function openEngine(o: RaftStoreOptions): Promise<Db> {

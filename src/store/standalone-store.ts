@@ -9,6 +9,7 @@ import { DEFAULT_OPTIONS } from '../engine/options.js';
 import type { EngineStat, IterateOptions, KvEngine, WriteOp } from '../engine/types.js';
 import type { Reply } from '../resp/reply.js';
 import { applyMutation, type ApplyContext } from './apply-mutation.js';
+import { ATOMIC_WRITE_BYTES_MAX, ATOMIC_WRITE_OPS_MAX, atomicWriteError, writeBytes } from './atomic-write.js';
 import type { KvStore } from './kv-store.js';
 import type { KvView } from './kv-view.js';
 import type { Mutation } from './mutation.js';
@@ -148,6 +149,11 @@ export class StandaloneStore implements KvStore {
   submit(mutation: Mutation): Reply | Promise<Reply> | PendingReply {
     const { ops, reply } = applyMutation(this.pendingView, mutation, this.readContext);
     if (ops.length === 0) return reply;
+    const bytes = writeBytes(ops);
+    if (mutation.op !== 'flushall') {
+      const tooBig = atomicWriteError(ops, bytes);
+      if (tooBig !== undefined) return tooBig; // refused before any other command could see its writes
+    }
     this.seq++;
     if (this.watchRefs.size > 0) this.track(mutation, ops);
     if (!this.batchPerTurn || mutation.op === 'flushall' || ops.length > PENDING_OPS_MAX) {
@@ -155,6 +161,8 @@ export class StandaloneStore implements KvStore {
       this.commitPending();
       return this.settle(this.commitAlone(mutation, ops), reply);
     }
+    // A group is one engine write: hand the pending one over first if this mutation would overflow it.
+    if (this.pendingOps + ops.length > ATOMIC_WRITE_OPS_MAX || this.pendingBytes + bytes > ATOMIC_WRITE_BYTES_MAX) this.commitPending();
     const group = (this.group ??= new WriteGroup());
     const pending = new PendingReply(group, reply, ops);
     this.groupWrites.push(pending);
@@ -163,8 +171,8 @@ export class StandaloneStore implements KvStore {
       const key = keyBytes(op.key);
       const value = op.type === 'put' ? keyBytes(op.value) : null;
       view.add(op, key, value);
-      this.pendingBytes += key.length + (value === null ? 0 : value.length);
     }
+    this.pendingBytes += bytes;
     this.pendingOps += ops.length;
     if (this.pendingOps >= PENDING_OPS_MAX || this.pendingBytes >= PENDING_BYTES_MAX) this.commitPending();
     else if (!this.commitScheduled) {

@@ -70,3 +70,30 @@ test('every turn commits at once, even while an earlier write is still in flight
   release();
   assert.deepEqual(await Promise.all([r1, r2]), ['OK', 'OK']);
 });
+
+test('a write bigger than one atomic engine write is refused before any other command sees it; a group never overflows', async () => {
+  const engine = new MemoryEngine();
+  const store = new StandaloneStore(engine, { stringBytesMax: 1024 });
+  const pairs = (n: number, tag: string): Array<[Buffer, Buffer]> => Array.from({ length: n }, (_, i) => [b(`${tag}${i}`), b('v')]);
+  const refused = store.submit({ op: 'mset', pairs: pairs(100_001, 'over'), nx: false });
+  assert.ok(refused instanceof ReplyError, String(refused));
+  assert.match(refused.message, /^ERR write of \d+ bytes in 100001 operations exceeds the limit of one atomic write \(268435456 bytes, 100000 operations\)$/);
+  assert.equal(store.view.get(b('over0')), undefined, 'nothing of it is visible');
+
+  // A write that fits alone but not on top of the turn's pending group makes the store hand that group to
+  // the engine first, so no engine write ever exceeds one batch.
+  const writes: Array<{ ops: number; bytes: number }> = [];
+  const write = engine.write.bind(engine);
+  engine.write = (ops) => {
+    writes.push({ ops: ops.length, bytes: ops.reduce((n, op) => n + op.key.length + (op.type === 'put' ? op.value.length : 0), 0) });
+    return write(ops);
+  };
+  const pending = store.submit(set('p', 'x'.repeat(900 * 1024)));
+  const quarter = 64 * 1024 * 1024 - 64 * 1024; // four of them fit in one batch, but not with the pending SET
+  const big = store.submit({ op: 'mset', pairs: [1, 2, 3, 4].map((i) => [b(`q${i}`), Buffer.alloc(quarter, i)] as [Buffer, Buffer]), nx: false });
+  assert.equal(await pending, 'OK');
+  assert.equal(await big, 'OK');
+  assert.deepEqual(writes.map((w) => w.ops), [1, 4], 'the pending SET went first, alone');
+  assert.ok(writes.every((w) => w.bytes <= 256 * 1024 * 1024), JSON.stringify(writes));
+  assert.equal(engine.get('q4')?.length, quarter);
+});
