@@ -79,7 +79,20 @@ define('select', 2, ['fast'], 'Selects the database (caskdb has only database 0)
 }, { group: 'connection' });
 
 const AUTH_ERROR = 'ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?';
-define('auth', -2, ['fast'], 'Authenticates (caskdb has no passwords).', () => new ReplyError(AUTH_ERROR), { group: 'connection' });
+const WRONGPASS = 'WRONGPASS invalid username-password pair or user is disabled.';
+/**
+ * caskdb has one user, Redis's `default` with `nopass` (the state of a Redis with no ACL or requirepass set):
+ * it accepts any password, and any other user name is refused as Redis refuses an unknown user. So clients
+ * configured with `default` and a password connect, as they do to such a Redis.
+ */
+function authenticate(user: Buffer): ReplyError | undefined {
+  return user.toString('latin1') === 'default' ? undefined : new ReplyError(WRONGPASS);
+}
+define('auth', -2, ['fast'], 'Authenticates: the one user, default, needs no password.', (_c, a) => {
+  if (a.length > 3) return ERR_SYNTAX;
+  if (a.length === 2) return new ReplyError(AUTH_ERROR);
+  return authenticate(a[1]!) ?? 'OK';
+}, { group: 'connection' });
 
 define('hello', -1, ['fast'], 'Handshakes and selects RESP2 or RESP3.', (conn, a, ctx) => {
   let i = 1;
@@ -88,14 +101,23 @@ define('hello', -1, ['fast'], 'Handshakes and selects RESP2 or RESP3.', (conn, a
     if (v === undefined) return new ReplyError('ERR Protocol version is not an integer or out of range');
     if (v !== 2n && v !== 3n) return new ReplyError('NOPROTO unsupported protocol version');
     i = 2;
+    let user: Buffer | undefined;
+    let name: string | undefined;
     for (; i < a.length; i++) {
       const opt = lower(a[i]);
-      if (opt === 'auth' && i + 2 < a.length) return new ReplyError(AUTH_ERROR);
-      if (opt === 'setname' && i + 1 < a.length) {
-        const name = a[++i]!.toString('latin1');
-        if (!validClientName(name)) return new ReplyError('ERR Client names cannot contain spaces, newlines or special characters.');
-        conn.name = name;
+      if (opt === 'auth' && i + 2 < a.length) {
+        user = a[i + 1]!;
+        i += 2;
+      } else if (opt === 'setname' && i + 1 < a.length) {
+        name = a[++i]!.toString('latin1');
       } else return new ReplyError(`ERR Syntax error in HELLO option '${a[i]!.toString('latin1')}'`);
+    }
+    // As in Redis: authenticate first, then name the client, then switch protocols.
+    const refused = user === undefined ? undefined : authenticate(user);
+    if (refused !== undefined) return refused;
+    if (name !== undefined) {
+      if (!validClientName(name)) return new ReplyError('ERR Client names cannot contain spaces, newlines or special characters.');
+      conn.name = name;
     }
     conn.proto = v === 3n ? 3 : 2;
   }

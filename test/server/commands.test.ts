@@ -122,6 +122,34 @@ describe('connection commands', () => {
       c.close();
     }
   });
+
+  test('AUTH and HELLO AUTH behave as a Redis without passwords: user default with any password, no other user', async () => {
+    // A client configured with the default user and a password connects, as it does to such a Redis.
+    const withPassword = new Redis({ port: server.port, host: '127.0.0.1', username: 'default', password: 'anything', lazyConnect: true });
+    try {
+      await withPassword.connect();
+      assert.equal(await withPassword.set('auth-ok', '1'), 'OK');
+    } finally {
+      withPassword.disconnect();
+    }
+    await rejects(redis.call('auth', 'alice', 'secret'), 'WRONGPASS invalid username-password pair or user is disabled.');
+    await rejects(redis.call('auth', 'secret'), /^ERR AUTH <password> called without any password configured for the default user/);
+    await rejects(redis.call('auth', 'a', 'b', 'c'), 'ERR syntax error');
+    assert.equal(await redis.call('auth', 'default', 'whatever'), 'OK');
+    const c = await RawClient.connect(server.port);
+    try {
+      c.send(resp('HELLO', '2', 'AUTH', 'alice', 'x', 'SETNAME', 'refused'));
+      assert.equal(await c.until((t) => t.endsWith('\r\n')), '-WRONGPASS invalid username-password pair or user is disabled.\r\n');
+      c.send(resp('CLIENT', 'GETNAME'));
+      assert.ok((await c.until((t) => t.endsWith('$-1\r\n'))).endsWith('$-1\r\n'), 'a refused HELLO names no client');
+      c.send(resp('HELLO', '3', 'AUTH', 'default', 'x', 'SETNAME', 'named'));
+      assert.match(await c.until((t) => t.includes('caskdb_mode')), /\$5\r\nproto\r\n:3\r\n/);
+      c.send(resp('CLIENT', 'GETNAME'));
+      assert.ok((await c.until((t) => t.endsWith('$5\r\nnamed\r\n'))).endsWith('$5\r\nnamed\r\n'));
+    } finally {
+      c.close();
+    }
+  });
 });
 
 describe('string commands', () => {

@@ -122,6 +122,7 @@ function generator(seed: number) {
     () => ['echo', value()],
     () => ['ping', ...(random() < 0.5 ? [value()] : [])],
     () => pick([['get'], ['set', key()], ['incrby', key()], ['mset', key()], ['getrange', key(), '0']]),
+    () => pick([['auth', 'pw'], ['auth', 'default', value()], ['auth', 'alice', 'pw'], ['auth', 'a', 'b', 'c']]),
   ];
   return (): string[][] => {
     const roll = random();
