@@ -226,14 +226,24 @@ export class Connection implements ClientInfo, MonitorSink {
   private rejected = false;
 
   private feedMonitors(argv: Buffer[]): void {
-    const line = monitorLine(performance.timeOrigin + performance.now(), this.addr, argv, commandName(argv[0]!));
-    for (const monitor of this.ctx.monitors) monitor.sendMonitorLine(line);
+    const name = commandName(argv[0]!);
+    const line = monitorLine(performance.timeOrigin + performance.now(), this.addr, argv, name);
+    // A monitor's own RESET ends its monitoring; Redis, which feeds monitors after a command runs, never
+    // shows it that line.
+    const resettingMonitor = this.monitoring && name === 'reset';
+    for (const monitor of this.ctx.monitors) if (!(resettingMonitor && monitor === this)) monitor.sendMonitorLine(line);
   }
 
   /** MONITOR: from now on this client gets a line per command; keyspace commands are refused. */
   startMonitoring(): void {
     this.monitoring = true;
     this.ctx.monitors.add(this);
+  }
+
+  /** RESET: back to an ordinary client. */
+  stopMonitoring(): void {
+    this.monitoring = false;
+    this.ctx.monitors.delete(this);
   }
 
   sendMonitorLine(line: string): void {
@@ -269,7 +279,7 @@ export class Connection implements ClientInfo, MonitorSink {
     }
     const name = commandName(first);
     this.lastCommand = name;
-    if (this.multi !== undefined && name !== 'exec' && name !== 'discard' && name !== 'multi' && name !== 'watch' && name !== 'quit') {
+    if (this.multi !== undefined && name !== 'exec' && name !== 'discard' && name !== 'multi' && name !== 'watch' && name !== 'quit' && name !== 'reset') {
       return this.queue(name, argv);
     }
     const server = lookupServerCommand(name);

@@ -72,6 +72,19 @@ define('quit', -1, ['fast'], 'Closes the connection.', (conn) => {
   return 'OK';
 }, { group: 'connection' });
 
+/**
+ * RESET: the connection as new — out of MULTI (its queue discarded), no watched keys, out of MONITOR, RESP2,
+ * no name, linearizable reads again (raft mode). As in Redis it is not queued inside MULTI.
+ */
+define('reset', 1, ['fast'], 'Resets the connection to its initial state.', (conn, _a, ctx) => {
+  endTransaction(conn, ctx);
+  conn.stopMonitoring();
+  conn.proto = 2;
+  conn.name = '';
+  conn.staleReads = false;
+  return 'RESET';
+}, { group: 'connection' });
+
 define('select', 2, ['fast'], 'Selects the database (caskdb has only database 0).', (_c, a) => {
   const n = parseInt64(a[1]!);
   if (n === undefined) return new ReplyError('ERR value is not an integer or out of range');
@@ -156,10 +169,52 @@ define('client', -2, [], 'Client connection commands.', (conn, a, ctx) => {
     case 'info':
       return subArity(a, a.length === 2) ?? bulk(conn.describe() + '\n');
     case 'list': {
-      if (a.length > 2 && lower(a[2]) !== 'type') return ERR_SYNTAX;
+      // CLIENT LIST [TYPE normal|master|replica|pubsub] [ID id [id ...]]: every caskdb client is a normal one.
+      let ids: Set<number> | undefined;
+      let type: string | undefined;
+      for (let i = 2; i < a.length; ) {
+        const opt = lower(a[i]);
+        if (opt === 'type' && i + 1 < a.length) {
+          type = lower(a[i + 1]);
+          if (!['normal', 'master', 'replica', 'slave', 'pubsub'].includes(type)) return new ReplyError(`ERR Unknown client type '${a[i + 1]!.toString('latin1')}'`);
+          i += 2;
+        } else if (opt === 'id' && i + 1 < a.length) {
+          ids = new Set();
+          for (i++; i < a.length; i++) {
+            const id = parseInt64(a[i]!);
+            if (id === undefined) return new ReplyError('ERR Invalid client ID');
+            ids.add(Number(id));
+          }
+        } else return ERR_SYNTAX;
+      }
       let out = '';
-      for (const c of ctx.clients.values()) out += c.describe() + '\n';
+      if (type === undefined || type === 'normal') {
+        for (const c of ctx.clients.values()) if (ids === undefined || ids.has(c.id)) out += c.describe() + '\n';
+      }
       return bulk(out);
+    }
+    case 'no-evict':
+    case 'no-touch': {
+      // Nothing is evicted, and no access times are kept: both settings are accepted and change nothing.
+      const e = subArity(a, a.length === 3);
+      if (e) return e;
+      return lower(a[2]) === 'on' || lower(a[2]) === 'off' ? 'OK' : ERR_SYNTAX;
+    }
+    case 'getredir':
+      return subArity(a, a.length === 2) ?? -1;
+    case 'tracking': {
+      if (a.length < 3) return subArity(a, false)!;
+      if (lower(a[2]) === 'off') return 'OK';
+      if (lower(a[2]) === 'on') return new ReplyError('ERR client-side caching (CLIENT TRACKING) is not supported by caskdb');
+      return ERR_SYNTAX;
+    }
+    case 'reply': {
+      const e = subArity(a, a.length === 3);
+      if (e) return e;
+      const mode = lower(a[2]);
+      if (mode === 'on') return 'OK';
+      if (mode === 'off' || mode === 'skip') return new ReplyError(`ERR CLIENT REPLY ${mode.toUpperCase()} is not supported by caskdb: every command is answered`);
+      return ERR_SYNTAX;
     }
     case 'setinfo': {
       const e = subArity(a, a.length === 4);
@@ -174,7 +229,8 @@ define('client', -2, [], 'Client connection commands.', (conn, a, ctx) => {
       return clientKill(conn, a, ctx);
     case 'help':
       return [
-        'CLIENT <subcommand>', 'ID', 'INFO', 'LIST', 'GETNAME', 'SETNAME <name>', 'SETINFO <attr> <value>',
+        'CLIENT <subcommand>', 'ID', 'INFO', 'LIST [TYPE <type>] [ID <id> [<id> ...]]', 'GETNAME', 'SETNAME <name>', 'SETINFO <attr> <value>',
+        'NO-EVICT on|off', 'NO-TOUCH on|off', 'GETREDIR', 'TRACKING off', 'REPLY on',
         'KILL <ip:port>', 'KILL <option> <value> [<option> <value> [...]]',
         '    Options: ID <client-id>, ADDR <ip:port>, LADDR <ip:port>, TYPE normal, USER default, SKIPME yes|no, MAXAGE <seconds>',
       ].map(bulk);
@@ -605,7 +661,8 @@ define('config', -2, [], 'Reads or changes configuration.', (_c, a, ctx) => {
       return new ReplyMap([...entries].map(([k, v]) => [bulk(k), bulk(v)] as const));
     }
     case 'set': {
-      if (a.length < 4 || a.length % 2 !== 0) return new ReplyError(`ERR Unknown option or number of arguments for CONFIG SET - '${a[2]?.toString('latin1') ?? ''}'`);
+      if (a.length < 4) return new ReplyError("ERR wrong number of arguments for 'config|set' command");
+      if (a.length % 2 !== 0) return ERR_SYNTAX;
       const changes: Array<[keyof ServerConfig, string | number]> = [];
       for (let i = 2; i < a.length; i += 2) {
         const key = lower(a[i]);

@@ -123,6 +123,22 @@ describe('connection commands', () => {
     }
   });
 
+  test('RESET leaves MULTI and WATCH, MONITOR, RESP3 and the client name, as Redis does (replies as Redis 7 gave them)', async () => {
+    const c = await RawClient.connect(server.port);
+    try {
+      c.send('CLIENT SETNAME before\r\nWATCH w\r\nMULTI\r\nSET reset-x 1\r\nRESET\r\nEXEC\r\nCLIENT GETNAME\r\nGET reset-x\r\n');
+      assert.equal(await c.until((t) => t.split('\r\n').length > 8), '+OK\r\n+OK\r\n+OK\r\n+QUEUED\r\n+RESET\r\n-ERR EXEC without MULTI\r\n$-1\r\n$-1\r\n');
+      c.send('HELLO 3\r\n');
+      await c.until((t) => t.includes('caskdb_mode'));
+      c.send('RESET\r\nGET nokey\r\nMONITOR\r\nRESET\r\nGET nokey\r\n');
+      const tail = await c.until((t) => t.endsWith('+RESET\r\n$-1\r\n'));
+      // RESP2 again ($-1, not _), and the monitor saw neither its own RESET nor anything after it.
+      assert.ok(tail.endsWith('standalone\r\n+RESET\r\n$-1\r\n+OK\r\n+RESET\r\n$-1\r\n'), JSON.stringify(tail.slice(-80)));
+    } finally {
+      c.close();
+    }
+  });
+
   test('AUTH and HELLO AUTH behave as a Redis without passwords: user default with any password, no other user', async () => {
     // A client configured with the default user and a password connects, as it does to such a Redis.
     const withPassword = new Redis({ port: server.port, host: '127.0.0.1', username: 'default', password: 'anything', lazyConnect: true });

@@ -124,6 +124,12 @@ function generator(seed: number) {
     () => pick([['get'], ['set', key()], ['incrby', key()], ['mset', key()], ['getrange', key(), '0']]),
     () => pick([['auth', 'pw'], ['auth', 'default', value()], ['auth', 'alice', 'pw'], ['auth', 'a', 'b', 'c']]),
   ];
+  // Connection and server commands, outside MULTI only: Redis checks a subcommand's argument count when it
+  // queues it, caskdb when EXEC runs it (both refuse it).
+  const admin: Array<() => string[]> = [
+    () => pick([['reset'], ['client', 'no-evict', pick(['on', 'off', 'maybe'])], ['client', 'getredir'], ['client', 'tracking', 'off'], ['client', 'reply', 'on'],
+      ['client', 'list', 'id', 'x'], ['config', 'set', 'timeout'], ['config', 'set', 'timeout', '0', 'maxclients'], ['select', pick(['0', 'x'])]]),
+  ];
   return (): string[][] => {
     const roll = random();
     if (roll < 0.08) {
@@ -139,7 +145,7 @@ function generator(seed: number) {
       const between = pick([[], ['set', key(), value()], ['get', key()], ['set', watched, value()]]);
       return [['watch', watched], ...(between.length > 0 ? [between] : []), ['multi'], pick(commands)(), ['exec']];
     }
-    return [pick(commands)()];
+    return [roll < 0.13 ? pick(admin)() : pick(commands)()];
   };
 }
 
