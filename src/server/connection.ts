@@ -17,7 +17,7 @@ import { PendingReply, type WriteGroup } from '../store/pending-reply.js';
 import { ErrorCode, isCaskError } from '../util/errors.js';
 import type { ClientInfo, MonitorSink, ServerContext } from './context.js';
 import { monitorLine } from './monitor.js';
-import { lookupServerCommand, NO_REPLY, type Outcome } from './server-commands.js';
+import { checkSubcommand, lookupServerCommand, NO_REPLY, type Outcome } from './server-commands.js';
 
 /** Stop reading from a client while this many reply bytes wait in its socket. */
 const READ_PAUSE_BYTES = 4 * 1024 * 1024;
@@ -338,12 +338,13 @@ export class Connection implements ClientInfo, MonitorSink {
   }
 
   private queue(name: string, argv: Buffer[]): Reply {
-    const spec = lookupServerCommand(name)?.spec ?? lookupDataCommand(name);
+    const server = lookupServerCommand(name);
+    const spec = server?.spec ?? lookupDataCommand(name);
     let error: ReplyError | undefined;
     if (spec === undefined) error = unknownCommandError(argv);
     else if (name === 'monitor') error = new ReplyError('ERR Command not allowed inside a transaction');
-    else if (this.monitoring && lookupServerCommand(name) === undefined) error = new ReplyError("ERR Replica can't interact with the keyspace");
-    else error = checkArity(spec, argv);
+    else if (this.monitoring && server === undefined) error = new ReplyError("ERR Replica can't interact with the keyspace");
+    else error = checkArity(spec, argv) ?? (server === undefined ? undefined : checkSubcommand(server, argv));
     if (error === undefined && this.multi!.length >= this.ctx.config['multi-queue-max']) {
       error = new ReplyError(`ERR MULTI queue is full (multi-queue-max is ${this.ctx.config['multi-queue-max']})`);
     }

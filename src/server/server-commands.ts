@@ -22,6 +22,8 @@ export interface ServerCommand {
   readonly spec: CommandSpec;
   /** Later commands of the client wait for this one's promise (SAVE-like barriers). */
   readonly ordered?: boolean;
+  /** A container command's subcommands and their arities (Redis's rule: negative = at least), checked when queued. */
+  readonly subcommands?: Readonly<Record<string, number>>;
   run(conn: Connection, argv: readonly Buffer[], ctx: ServerContext): Outcome | Promise<Outcome>;
 }
 
@@ -33,13 +35,25 @@ function define(
   flags: string[],
   summary: string,
   run: ServerCommand['run'],
-  extra: { group?: string; ordered?: boolean } = {},
+  extra: { group?: string; ordered?: boolean; subcommands?: Record<string, number> } = {},
 ): void {
   table.set(name, {
     spec: { name, arity, flags, firstKey: 0, lastKey: 0, step: 0, group: extra.group ?? 'server', summary, since: '1.0.0' },
     ...(extra.ordered === undefined ? {} : { ordered: extra.ordered }),
+    ...(extra.subcommands === undefined ? {} : { subcommands: extra.subcommands }),
     run,
   });
+}
+
+/**
+ * Inside MULTI, Redis refuses an unknown subcommand or a subcommand's wrong argument count when it queues
+ * the command (the transaction then ends in EXECABORT), not when EXEC runs it; this is that check.
+ */
+export function checkSubcommand(command: ServerCommand, argv: readonly Buffer[]): ReplyError | undefined {
+  if (command.subcommands === undefined || argv.length < 2) return undefined;
+  const arity = command.subcommands[lower(argv[1])];
+  if (arity === undefined) return unknownSubcommand(argv);
+  return subArity(argv, arity >= 0 ? argv.length === arity : argv.length >= -arity);
 }
 
 export function lookupServerCommand(name: string): ServerCommand | undefined {
@@ -237,7 +251,12 @@ define('client', -2, [], 'Client connection commands.', (conn, a, ctx) => {
     default:
       return unknownSubcommand(a);
   }
-}, { group: 'connection' });
+}, {
+  group: 'connection',
+  subcommands: {
+    setname: 3, getname: 2, id: 2, info: 2, list: -2, setinfo: 4, kill: -3, help: 2, 'no-evict': 3, 'no-touch': 3, getredir: 2, tracking: -3, reply: 3,
+  },
+});
 
 interface KillFilter {
   id?: number;
@@ -369,7 +388,7 @@ define('command', -1, [], 'Describes the commands.', (_c, a) => {
     default:
       return unknownSubcommand(a);
   }
-});
+}, { subcommands: { count: 2, list: -2, info: -2, docs: -2, help: 2 } });
 
 // --- Raft mode --------------------------------------------------------------------------------------
 
@@ -593,7 +612,7 @@ define('slowlog', -2, ['admin'], 'Reads or resets the slow command log.', (_c, a
     default:
       return unknownSubcommand(a);
   }
-});
+}, { subcommands: { get: -2, len: 2, reset: 2, help: 2 } });
 
 // caskdb keeps per-command histograms (LATENCY HISTOGRAM) but no latency-spike monitor — as Redis with its
 // default latency-monitor-threshold of 0 — so LATEST, HISTORY and RESET answer as that Redis does.
@@ -689,4 +708,4 @@ define('config', -2, [], 'Reads or changes configuration.', (_c, a, ctx) => {
     default:
       return unknownSubcommand(a);
   }
-});
+}, { subcommands: { get: -3, set: -4, resetstat: 2, rewrite: 2, help: 2 } });

@@ -124,8 +124,8 @@ function generator(seed: number) {
     () => pick([['get'], ['set', key()], ['incrby', key()], ['mset', key()], ['getrange', key(), '0']]),
     () => pick([['auth', 'pw'], ['auth', 'default', value()], ['auth', 'alice', 'pw'], ['auth', 'a', 'b', 'c']]),
   ];
-  // Connection and server commands, outside MULTI only: Redis checks a subcommand's argument count when it
-  // queues it, caskdb when EXEC runs it (both refuse it).
+  // Connection and server commands, also inside MULTI (a bad subcommand there ends the transaction in
+  // EXECABORT, as Redis checks it when queuing).
   const admin: Array<() => string[]> = [
     () => pick([['reset'], ['client', 'no-evict', pick(['on', 'off', 'maybe'])], ['client', 'getredir'], ['client', 'tracking', 'off'], ['client', 'reply', 'on'],
       ['client', 'list', 'id', 'x'], ['config', 'set', 'timeout'], ['config', 'set', 'timeout', '0', 'maxclients'], ['select', pick(['0', 'x'])]]),
@@ -133,7 +133,7 @@ function generator(seed: number) {
   return (): string[][] => {
     const roll = random();
     if (roll < 0.08) {
-      const body = Array.from({ length: 1 + Math.floor(random() * 4) }, () => pick(commands)());
+      const body = Array.from({ length: 1 + Math.floor(random() * 4) }, () => (random() < 0.15 ? pick(admin) : pick(commands))());
       return [['multi'], ...body, [pick(['exec', 'exec', 'exec', 'discard'])]];
     }
     if (roll < 0.11) {
