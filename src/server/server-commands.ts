@@ -547,6 +547,16 @@ define('bgsave', -1, [], 'Flushes written data to disk in the background.', (_c,
   return 'Background saving started';
 });
 
+/**
+ * ROLE: a standalone server is what Redis calls a master with no replicas (replication offset 0). In raft
+ * mode leadership moves and followers are not Redis replicas, so a ROLE reply would mislead: it points to
+ * INFO raft instead.
+ */
+define('role', 1, ['fast'], 'The replication role: master with no replicas (standalone).', (_c, _a, ctx) => {
+  if (ctx.store.mode !== 'standalone') return new ReplyError('ERR ROLE is not available in raft mode: INFO raft shows this node\'s role, leader and peers');
+  return [bulk('master'), 0, []];
+}, { group: 'server' });
+
 define('lastsave', 1, ['fast'], 'Unix time of the last completed SAVE or BGSAVE (or of the server start).', (_c, _a, ctx) => Math.floor(ctx.lastSaveAtMs / 1000));
 
 define('bgrewriteaof', 1, [], 'Compacts the data files (merge) in the background.', (_c, _a, ctx) => {

@@ -67,6 +67,10 @@ describe('raft mode semantics', () => {
       assert.equal(await a.call(['exec']), null);
       assert.equal(await b.call(['get', 'm1-copy']), 'b');
 
+      // ROLE would mislead (followers are not Redis replicas): it points to INFO raft.
+      const role = await a.call(['role']);
+      assert.ok(role instanceof RespError && role.message.startsWith('ERR ROLE is not available in raft mode: INFO raft'), String(role));
+
       // INFO raft.
       const info = (await cluster.info(f1))!;
       assert.equal(info.role, 'follower');

@@ -139,6 +139,10 @@ describe('connection commands', () => {
     }
   });
 
+  test('ROLE: a master with no replicas, as a standalone Redis answers', async () => {
+    assert.deepEqual(await redis.call('role'), ['master', 0, []]);
+  });
+
   test('AUTH and HELLO AUTH behave as a Redis without passwords: user default with any password, no other user', async () => {
     // A client configured with the default user and a password connects, as it does to such a Redis.
     const withPassword = new Redis({ port: server.port, host: '127.0.0.1', username: 'default', password: 'anything', lazyConnect: true });
