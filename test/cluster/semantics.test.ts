@@ -16,6 +16,13 @@ async function startWithFollowers(cluster: Cluster) {
   return { leader, f1, f2, a: cluster.client(f1), b: cluster.client(f2) };
 }
 
+/** SIGKILLs every node, starts them all again (each replays its log) and returns the new leader. */
+async function crashAndRestartAll(cluster: Cluster, leaderTimeoutMs: number): Promise<number> {
+  for (const id of [...cluster.nodes.keys()]) await cluster.kill(id, 'SIGKILL');
+  for (const id of [...cluster.nodes.keys()]) await cluster.start(id);
+  return cluster.waitLeader(leaderTimeoutMs);
+}
+
 describe('raft mode semantics', () => {
   it('follower forwarding, MULTI/EXEC, WATCH, READONLY, INFO raft, CLUSTERDOWN', async () => {
     const cluster = new Cluster({ nodes: 3, tickMs: 20, electionTicks: 10, requestTimeoutMs: 800 });
@@ -142,9 +149,7 @@ describe('raft mode semantics', () => {
       await cluster.waitConverged([...cluster.nodes.keys()]);
 
       // Restart every node: each replays the log with those entries in it and comes back.
-      for (const id of [...cluster.nodes.keys()]) await cluster.kill(id, 'SIGKILL');
-      for (const id of [...cluster.nodes.keys()]) await cluster.start(id);
-      const after = await cluster.waitLeader(10_000);
+      const after = await crashAndRestartAll(cluster, 10_000);
       assert.equal(await cluster.client(after).call(['get', '']), 'empty');
       assert.equal(await cluster.client(after).call(['set', 'after', '1']), 'OK');
     } finally {
@@ -181,9 +186,7 @@ describe('raft mode semantics', () => {
       await cluster.waitConverged([...cluster.nodes.keys()]);
 
       // Every node replays those entries after a crash and serves the same state.
-      for (const id of [...cluster.nodes.keys()]) await cluster.kill(id, 'SIGKILL');
-      for (const id of [...cluster.nodes.keys()]) await cluster.start(id);
-      const leader = await cluster.waitLeader(20_000);
+      const leader = await crashAndRestartAll(cluster, 20_000);
       const c = cluster.client(leader);
       assert.equal(await c.call(['strlen', 'big']), bigBytes);
       assert.equal(await c.call(['exists', 'c1', 'over0']), 0);
