@@ -111,5 +111,6 @@ export function renderInfo(ctx: ServerContext, requested: readonly string[]): st
     out.push(`# ${name === 'caskdb' ? 'Caskdb' : name.charAt(0).toUpperCase() + name.slice(1)}`);
     for (const [k, v] of Object.entries(sections[name]!)) out.push(`${k}:${v}`);
   }
-  return out.join('\r\n') + '\r\n';
+  // No known section asked for: an empty reply, as Redis gives.
+  return out.length === 0 ? '' : out.join('\r\n') + '\r\n';
 }

@@ -128,7 +128,7 @@ function generator(seed: number) {
   // EXECABORT, as Redis checks it when queuing).
   const admin: Array<() => string[]> = [
     () => pick([['reset'], ['client', 'no-evict', pick(['on', 'off', 'maybe'])], ['client', 'getredir'], ['client', 'tracking', 'off'], ['client', 'reply', 'on'],
-      ['client', 'list', 'id', 'x'], ['config', 'set', 'timeout'], ['config', 'set', 'timeout', '0', 'maxclients'], ['select', pick(['0', 'x'])]]),
+      ['client', 'list', 'id', 'x'], ['config', 'set', 'timeout'], ['config', 'set', 'timeout', '0', 'maxclients'], ['select', pick(['0', 'x'])], ['info', 'no-such-section'], ['dbsize', 'x'], ['time', 'x']]),
   ];
   return (): string[][] => {
     const roll = random();
