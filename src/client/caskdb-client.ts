@@ -527,6 +527,12 @@ export class CaskClient {
 
   private applyServerList(list: readonly ServerRecord[]): void {
     if (this.closed) return;
+    // Empty-list protection: a registry that suddenly lists no server at all, while servers are known, is
+    // kept as no news. It happens when every server's session ends at once — a ZooKeeper restart or outage
+    // longer than the session timeout — and they re-register moments later, while the known servers go on
+    // answering. A server that is really gone fails its connection, is marked down and is not picked, so
+    // requests fail over or fail with CASKDB_NO_SERVER; the next non-empty list replaces the known one.
+    if (list.length === 0 && this.servers.size > 0) return;
     const seen = new Set<string>();
     for (const record of list) {
       seen.add(record.address);

@@ -161,3 +161,24 @@ test('servers registered or unregistered later are picked up or dropped', async 
   for (let i = 0; i < 5; i++) await client.get('g');
   assert.deepEqual(client.serverStates().map((s) => s.address), [backends[1]?.address]);
 });
+
+test('a registry that suddenly lists no server is taken as no news: the known servers keep serving', async (t) => {
+  const backends = await Promise.all([startServer(), startServer()]);
+  const hub = new MemoryRegistryHub();
+  const servers = hub.connect();
+  const record = { weight: 100, role: 'standalone', version: '', startedAt: '' };
+  const registrations = backends.map((b) => servers.register('empty', b.address, record));
+  const client = createClient({ registry: hub.connect(), cluster: 'empty' }, { balancer: 'round-robin' });
+  t.after(async () => { await client.close(); await servers.close(); await Promise.all(backends.map((b) => b.stop())); });
+  await waitFor('both servers', async () => { await client.ready(); return client.serverStates().length === 2; });
+  // Every registration goes at once (as when all sessions expire in a ZooKeeper outage), then one comes back.
+  await Promise.all(registrations.map((r) => r.unregister()));
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(client.serverStates().length, 2, 'the empty list did not drop the known servers');
+  for (let i = 0; i < 10; i++) assert.equal(await client.set(`empty:${i}`, 'v'), true);
+  servers.register('empty', backends[1]?.address ?? '', record);
+  await waitFor('the re-registered server alone', () => client.serverStates().length === 1);
+  assert.deepEqual(client.serverStates().map((s) => s.address), [backends[1]?.address]);
+  assert.equal(await client.set('empty:after', 'v'), true);
+  assert.equal(await client.get('empty:after'), 'v');
+});
